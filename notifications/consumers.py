@@ -1,0 +1,164 @@
+"""The WebSocket endpoint `/ws/notifications/` (PROTOCOL section 1).
+
+Thin: frames are parsed in `frames.py`, delivery order lives in
+`delivery.py`, routing from the layer in `hub.py`, state changes in
+`actions.py`. This class wires them to one socket.
+"""
+
+import asyncio
+import logging
+import uuid
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from . import actions, conf, frames, streams, tickets
+from .delivery import OrderedDelivery
+from .errors import FrameError, FrameNotFound, NotFound, RateLimited
+from .fanout import READ_MESSAGE, SESSION_ENDED_MESSAGE
+from .hub import Hub
+from .ratelimit import FrameRateLimiter, Verdict
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUBPROTOCOLS = ("notify.v1.json",)
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_SESSION_ENDED = 4000
+CLOSE_FLOODING = 4429
+CLOSE_TOO_BIG = 1009
+
+
+class NotificationConsumer(AsyncWebsocketConsumer):
+    # No per-socket layer channel: the hub reads the layer for the whole process.
+    channel_layer_alias = "__hub_reads_the_layer__"
+
+    async def connect(self) -> None:
+        offered = self.scope.get("subprotocols") or []
+        subprotocol = next((p for p in offered if p in SUPPORTED_SUBPROTOCOLS), None)
+        if offered and subprotocol is None:
+            await self.close()  # before accept: the handshake is refused
+            return
+        user, session_key = await self._authenticate()
+        await self.accept(subprotocol)
+        if user is None:
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        await self._start(user, session_key)
+
+    async def _authenticate(self):
+        ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket")
+        if ticket:
+            redeemed = await database_sync_to_async(tickets.redeem_ticket)(ticket[0])
+            if redeemed is None or not redeemed.user.is_active:
+                return None, ""
+            return redeemed.user, redeemed.session_key
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return None, ""
+        session = self.scope.get("session")
+        return user, (session.session_key or "") if session is not None else ""
+
+    async def _start(self, user, session_key: str) -> None:
+        self.user = user
+        self.user_id = user.pk
+        self.session_key = session_key
+        self.connection_id = uuid.uuid4().hex
+        self.connected_at = timezone.now()
+        self.last_activity = self.connected_at
+        self.limiter = FrameRateLimiter(
+            conf.frames_per_second(), conf.frame_burst(), refusals_before_close=conf.refusals_before_close()
+        )
+        head = await database_sync_to_async(streams.head_cursor)(self.user_id)
+        self.delivery = OrderedDelivery(self.user_id, head, self.send_text)
+        self.hub = await Hub.ensure_started()
+        self.hub.register(self)
+        await self.send_text(
+            frames.welcome(
+                user_id=self.user_id,
+                username=user.get_username(),
+                connection_id=self.connection_id,
+                cursor=head,
+                heartbeat=conf.heartbeat_secs(),
+                server_time=timezone.now().isoformat(),
+            )
+        )
+        self.delivery.start(hold_live_secs=conf.resume_grace_secs())
+        self._schedule_session_expiry()
+        logger.info("socket connected connection=%s user=%s", self.connection_id, self.user_id)
+
+    def _schedule_session_expiry(self) -> None:
+        session = self.scope.get("session")
+        if session is None or not self.session_key or session.session_key != self.session_key:
+            return
+        seconds = (session.get_expiry_date() - timezone.now()).total_seconds()
+        asyncio.get_running_loop().call_later(max(0.0, seconds), self._end_session_soon)
+
+    def _end_session_soon(self) -> None:
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_SESSION_ENDED))
+
+    async def disconnect(self, code) -> None:
+        delivery = getattr(self, "delivery", None)
+        if delivery is None:
+            return
+        self.hub.unregister(self)
+        await delivery.stop()
+        logger.info("socket closed connection=%s user=%s code=%s", self.connection_id, self.user_id, code)
+
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    # --- from the client -------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if not hasattr(self, "delivery"):
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > conf.max_frame_bytes():
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        verdict = self.limiter.check()
+        if verdict is Verdict.CLOSE:
+            logger.info("socket closed for flooding connection=%s user=%s", self.connection_id, self.user_id)
+            await self.close(code=CLOSE_FLOODING)
+            return
+        self.last_activity = timezone.now()
+        try:
+            if verdict is Verdict.REFUSE:
+                raise RateLimited()
+            if text_data is None:
+                raise FrameError("frames must be UTF-8 JSON text, not binary")
+            frame = frames.parse_client_frame(text_data)
+            await getattr(self, "on_" + frame.type)(frame)
+        except FrameError as exc:
+            await self.send_text(frames.error(exc.default_code, exc.detail, frames.ref_of(exc)))
+
+    async def on_resume(self, frame: frames.ClientFrame) -> None:
+        self.delivery.resume(frame.fields["cursor"], frame.ref)
+
+    async def on_ack(self, frame: frames.ClientFrame) -> None:
+        try:
+            await database_sync_to_async(actions.do_mark_read)(self.user, frame.fields["id"])
+        except NotFound as exc:
+            error = FrameNotFound(exc.detail)
+            error.ref = frame.ref
+            raise error from None
+
+    async def on_ping(self, frame: frames.ClientFrame) -> None:
+        await self.send_text(frames.pong(frame.fields["ts"], frame.ref))
+
+    # --- from the hub ----------------------------------------------------------------------
+
+    def offer_event(self, message: dict) -> None:
+        self.delivery.offer(message)
+
+    def offer_control(self, message: dict) -> None:
+        asyncio.get_running_loop().create_task(self._control(message))
+
+    async def _control(self, message: dict) -> None:
+        if message["type"] == READ_MESSAGE:
+            await self.send_text(frames.read(message["up_to"], message["unread"]))
+        elif message["type"] == SESSION_ENDED_MESSAGE and message.get("session_key") in (None, self.session_key):
+            await self.close(code=CLOSE_SESSION_ENDED)

@@ -1,0 +1,46 @@
+"""Stream cursors: where a client is in its stream (pure, no I/O).
+
+A user's stream interleaves two gapless sequences: the user's own
+`request.status` events and the global announcements. A cursor records the
+last position seen in each, so resuming never depends on how the two were
+interleaved on one connection. On the wire it is an opaque string of fixed
+width whose string order follows the order of delivery on a connection.
+"""
+
+from dataclasses import dataclass
+
+_WIDTH = 12
+_ENCODED_LENGTH = 2 * _WIDTH
+
+
+class InvalidCursor(ValueError):
+    """The client sent something that is not a cursor this server issued."""
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    announcements: int = 0
+    own: int = 0
+
+    def encode(self) -> str:
+        return f"{self.announcements:0{_WIDTH}x}{self.own:0{_WIDTH}x}"
+
+    @classmethod
+    def decode(cls, value: object) -> "Cursor":
+        """Return the cursor a client sent, or raise InvalidCursor."""
+        if not isinstance(value, str) or len(value) != _ENCODED_LENGTH:
+            raise InvalidCursor("cursor must be a string from a welcome, event or replayed frame")
+        try:
+            return cls(int(value[:_WIDTH], 16), int(value[_WIDTH:], 16))
+        except ValueError:
+            raise InvalidCursor("cursor is not one this server issued") from None
+
+    def after_announcement(self, seq: int) -> "Cursor":
+        return Cursor(max(self.announcements, seq), self.own)
+
+    def after_own(self, seq: int) -> "Cursor":
+        return Cursor(self.announcements, max(self.own, seq))
+
+    def covers(self, other: "Cursor") -> bool:
+        """Return whether every event up to `other` is also up to this cursor."""
+        return self.announcements >= other.announcements and self.own >= other.own

@@ -1,0 +1,329 @@
+"""The process's hub: one channel-layer reader for every socket this process holds.
+
+Each process subscribes its single layer channel to the groups of the users
+it holds sockets for, plus the everyone group, and routes what arrives to
+those sockets. That is one layer message per process per event (not one per
+socket), one JSON encoding per event, and one place to probe the layer,
+replace it when it wedges, and tell every socket to catch up afterwards.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from . import fanout, frames, outbox, streams
+from . import sessions as session_state
+from .layer import LayerLink, LayerUnavailable
+
+logger = logging.getLogger(__name__)
+
+PROBE_INTERVAL_SECS = 2.0
+PROBE_TIMEOUT_SECS = 3.0
+MIN_SECS_BETWEEN_LAYER_REPLACEMENTS = 8.0
+OUTBOX_SWEEP_SECS = 1.0
+OUTBOX_GRACE = timedelta(seconds=2)
+HEADS_CHECK_SECS = 5.0
+
+
+class LocalConnection(Protocol):
+    """What the hub needs of a socket (implemented by the consumer)."""
+
+    user_id: int
+    session_key: str
+    delivery: object
+
+    def offer_event(self, message: dict) -> None: ...
+
+    def offer_control(self, message: dict) -> None: ...
+
+
+class Hub:
+    """Route layer messages to this process's sockets; keep the layer healthy."""
+
+    _running: "Hub | None" = None
+    _running_lock = threading.Lock()
+
+    def __init__(self):
+        self.link = LayerLink()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.connections: dict[int, set[LocalConnection]] = defaultdict(set)
+        self._bound_groups: set[str] = set()
+        self._outgoing: asyncio.Queue | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._reader: asyncio.Task | None = None
+        self._last_replacement = 0.0
+        self.started_at = time.time()
+
+    # --- lifecycle -------------------------------------------------------------
+
+    @classmethod
+    def running(cls) -> "Hub | None":
+        return cls._running
+
+    @classmethod
+    async def ensure_started(cls) -> "Hub":
+        """Return this process's hub, starting it on the running loop the first time."""
+        hub = cls._running
+        if hub is not None and hub.loop is asyncio.get_running_loop():
+            return hub
+        with cls._running_lock:
+            if cls._running is None or cls._running.loop is not asyncio.get_running_loop():
+                cls._running = cls()
+                await cls._running.start()
+        return cls._running
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._outgoing = asyncio.Queue()
+        await self.link.open()
+        self._reader = self.loop.create_task(self._read_forever())
+        for worker in (self._send_forever, self._probe_forever, self._sweep_outbox_forever, self._check_heads_forever):
+            self._tasks.append(self.loop.create_task(worker()))
+        self._bind_in_background(fanout.everyone_group())
+        mode = "RabbitMQ" if self.link.is_rabbitmq else "in-process (one instance only)"
+        logger.info("hub started: channel layer %s, namespace %s", mode, settings.NOTIFY_NAMESPACE)
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, self._reader]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [*self._tasks, self._reader] if t], return_exceptions=True)
+        await self.link.close()
+        if Hub._running is self:
+            Hub._running = None
+
+    # --- sockets ----------------------------------------------------------------
+
+    def register(self, connection: LocalConnection) -> None:
+        """Start routing the user's events to this socket (never waits on the broker)."""
+        first = not self.connections[connection.user_id]
+        self.connections[connection.user_id].add(connection)
+        if first:
+            self._bind_in_background(fanout.user_group(connection.user_id), then_catch_up=connection.user_id)
+
+    def unregister(self, connection: LocalConnection) -> None:
+        sockets = self.connections.get(connection.user_id)
+        if sockets is None:
+            return
+        sockets.discard(connection)
+        if not sockets:
+            del self.connections[connection.user_id]
+            self.loop.create_task(self._unbind(connection.user_id))
+
+    def connection_count(self) -> int:
+        return sum(len(sockets) for sockets in self.connections.values())
+
+    def _bind_in_background(self, group: str, then_catch_up: int | None = None) -> None:
+        self._bound_groups.add(group)
+        self.loop.create_task(self._bind(group, then_catch_up))
+
+    async def _bind(self, group: str, then_catch_up: int | None) -> None:
+        try:
+            await self.link.call("group_add", group, self.link.channel)
+        except LayerUnavailable:
+            return  # re-bound with every group when the layer is replaced
+        if then_catch_up is not None:
+            # An event committed between `welcome` and the binding reached nobody here.
+            for connection in list(self.connections.get(then_catch_up, ())):
+                connection.delivery.catch_up()
+
+    async def _unbind(self, user_id: int) -> None:
+        if user_id in self.connections:
+            return  # the user came back meanwhile
+        group = fanout.user_group(user_id)
+        self._bound_groups.discard(group)
+        try:
+            await self.link.call("group_discard", group, self.link.channel)
+        except LayerUnavailable:
+            pass
+
+    # --- publishing (from any thread) ----------------------------------------------
+
+    def submit_threadsafe(self, group: str, message: dict, position: int | None) -> None:
+        """Queue a message for the layer; `position` marks a stored event to record as fanned out."""
+        self.loop.call_soon_threadsafe(self._outgoing.put_nowait, (group, message, position))
+
+    async def _send_forever(self) -> None:
+        while True:
+            group, message, position = await self._outgoing.get()
+            if not self.link.healthy and position is not None:
+                continue  # the outbox sweep sends it once the layer answers again
+            await self._send_to_group(group, message, [position] if position else [])
+
+    async def _send_to_group(self, group: str, message: dict, positions: list[int]) -> bool:
+        try:
+            await self.link.call("group_send", group, message)
+        except LayerUnavailable:
+            if positions:
+                await database_sync_to_async(outbox.mark_attempt_failed)(positions)
+            return False
+        if positions:
+            await database_sync_to_async(outbox.mark_fanned_out)(positions)
+        return True
+
+    async def _sweep_outbox_forever(self) -> None:
+        while True:
+            await asyncio.sleep(OUTBOX_SWEEP_SECS)
+            if self.link.healthy:
+                await self._guarded(self.sweep_outbox)
+
+    async def sweep_outbox(self) -> int:
+        """Send the events no instance has fanned out yet; return how many were sent."""
+        events = await database_sync_to_async(outbox.claim_pending)(OUTBOX_GRACE)
+        sent = 0
+        for event in events:
+            if await self._send_to_group(fanout.group_for(event), fanout.event_message(event), [event.position]):
+                sent += 1
+        if events:
+            logger.info("outbox: re-sent %s of %s pending events", sent, len(events))
+        return sent
+
+    # --- receiving -----------------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                message = await self.link.receive()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the layer died under us; the probe replaces it
+                logger.warning("channel layer receive failed; waiting for the layer to be replaced")
+                await asyncio.sleep(1)
+                continue
+            self._guarded_sync(self._route, message)
+
+    def _route(self, message: dict) -> None:
+        handler = getattr(self, "on_" + message.get("type", "").replace(".", "_"), None)
+        if handler is None:
+            logger.warning("hub ignored a layer message of unknown type %r", message.get("type"))
+            return
+        handler(message)
+
+    def on_layer_probe(self, message: dict) -> None:
+        self.link.probe_arrived(message)
+
+    def on_event_stored(self, message: dict) -> None:
+        message = {**message, "encoded": frames.encode_payload(message["payload"])}
+        targets = self._targets(message["user_id"])
+        for connection in targets:
+            connection.offer_event(message)
+
+    def on_read_marked(self, message: dict) -> None:
+        for connection in self._targets(message["user_id"]):
+            connection.offer_control(message)
+
+    on_session_ended = on_read_marked
+
+    def _targets(self, user_id: int | None) -> list[LocalConnection]:
+        if user_id is None:
+            return [c for sockets in self.connections.values() for c in sockets]
+        return list(self.connections.get(user_id, ()))
+
+    # --- health and recovery -----------------------------------------------------------
+
+    async def _probe_forever(self) -> None:
+        while True:
+            was_healthy = self.link.healthy
+            ok = await self.link.probe(PROBE_TIMEOUT_SECS)
+            if ok and not was_healthy:
+                await self._after_recovery()
+            elif not ok:
+                await self._maybe_replace_layer()
+            await asyncio.sleep(PROBE_INTERVAL_SECS)
+
+    async def _maybe_replace_layer(self) -> None:
+        if time.monotonic() - self._last_replacement < MIN_SECS_BETWEEN_LAYER_REPLACEMENTS:
+            return
+        self._last_replacement = time.monotonic()
+        logger.warning("replacing the channel layer (%s)", self.link.last_error)
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        await self.link.open()
+        self._reader = self.loop.create_task(self._read_forever())
+        for group in list(self._bound_groups):
+            self.loop.create_task(self._bind(group, None))
+
+    async def _after_recovery(self) -> None:
+        """Close every gap the outage may have left, for every socket here."""
+        for connection in self._targets(None):
+            connection.delivery.catch_up()
+        await self._guarded(self.sweep_outbox)
+
+    async def _check_heads_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEADS_CHECK_SECS)
+            await self._guarded(self.check_heads)
+            await self._guarded(self.check_sessions)
+
+    async def check_heads(self) -> None:
+        """Ask every socket that is behind its stream's head to catch up (losses the layer hid)."""
+        user_ids = list(self.connections)
+        if not user_ids:
+            return
+        announcements, own = await database_sync_to_async(streams.heads_for_users)(user_ids)
+        for connection in self._targets(None):
+            position = connection.delivery.position
+            if position.announcements < announcements or position.own < own.get(connection.user_id, 0):
+                connection.delivery.catch_up()
+
+    async def check_sessions(self) -> None:
+        """Close the sockets whose session ended or whose user was deactivated (even if no message said so)."""
+        connections = self._targets(None)
+        if not connections:
+            return
+        pairs = {(c.user_id, c.session_key) for c in connections}
+        ended = await database_sync_to_async(session_state.find_ended)(pairs)
+        for connection in connections:
+            if (connection.user_id, connection.session_key) in ended:
+                connection.offer_control(fanout.session_ended_message(connection.user_id, None))
+
+    async def _guarded(self, work) -> None:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("hub task %s failed; it runs again next period", work.__name__)
+
+    def _guarded_sync(self, work, *args) -> None:
+        try:
+            work(*args)
+        except Exception:
+            logger.exception("hub could not route a layer message")
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        """Return what /readyz and presence report about the layer and the sockets here."""
+        last_ok = self.link.last_ok_monotonic
+        return {
+            "layer": "rabbitmq" if self.link.is_rabbitmq else "in-process",
+            "healthy": self.link.healthy,
+            "last_ok_secs_ago": None if last_ok is None else round(time.monotonic() - last_ok, 1),
+            "error": self.link.last_error,
+            "reconnects": self.link.reconnects,
+            "connections": self.connection_count(),
+        }
+
+
+class HubStarter:
+    """ASGI middleware that starts the process's hub on the server's loop at the first connection.
+
+    daphne speaks no ASGI lifespan, so the first request of any kind (a health
+    check will do) starts the outbox sweep and the layer probe.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            await Hub.ensure_started()
+        return await self.application(scope, receive, send)

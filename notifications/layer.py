@@ -1,0 +1,134 @@
+"""The process's link to the channel layer: bounded calls, a health probe, recovery.
+
+channels-rabbitmq blocks without limit while the broker is away and can wedge
+for good (see README, "Channel layer"). Every call here is bounded, runs only
+on the loop the layer was made on, and a failed probe replaces the layer with
+a fresh one instead of waiting on it.
+"""
+
+import asyncio
+import logging
+import time
+
+from channels.layers import BaseChannelLayer, channel_layers
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CALL_TIMEOUT_SECS = 3.0
+PROBE_MESSAGE = "layer.probe"
+
+
+class LayerUnavailable(Exception):
+    """The channel layer did not answer in time; the caller falls back on the database."""
+
+
+class LayerLink:
+    """Own one channel layer instance and the single channel this process reads."""
+
+    def __init__(self, alias: str = "default"):
+        self.alias = alias
+        self.layer: BaseChannelLayer | None = None
+        self.channel: str | None = None
+        self.generation = 0
+        self.healthy = False
+        self.last_ok_monotonic: float | None = None
+        self.last_error = "not started"
+        self.reconnects = 0
+        self._probe_waiters: dict[int, asyncio.Future] = {}
+        self._probe_counter = 0
+
+    @property
+    def is_rabbitmq(self) -> bool:
+        return "rabbitmq" in settings.CHANNEL_LAYERS[self.alias]["BACKEND"].lower()
+
+    async def open(self) -> None:
+        """Make a fresh layer and channel (the old one, if any, is dropped without waiting)."""
+        old = self.layer
+        self.layer = channel_layers.make_backend(self.alias)
+        if hasattr(self.layer, "capacity"):
+            self.layer.capacity = max(self.layer.capacity, 10_000)
+        self.channel = await self.layer.new_channel()
+        self.generation += 1
+        if old is not None:
+            self.reconnects += 1
+            asyncio.get_running_loop().create_task(_close_quietly(old))
+
+    async def close(self) -> None:
+        if self.layer is not None:
+            await _close_quietly(self.layer)
+            self.layer = None
+
+    async def call(self, method: str, *args, timeout: float = CALL_TIMEOUT_SECS):
+        """Run one layer call with a deadline; raise LayerUnavailable past it.
+
+        The call is shielded: cancelling a wait on channels-rabbitmq's shared
+        connection future would break the layer for every later caller.
+        """
+        layer = self.layer
+        if layer is None:
+            raise LayerUnavailable("layer not open")
+        try:
+            return await asyncio.wait_for(asyncio.shield(getattr(layer, method)(*args)), timeout)
+        except (asyncio.TimeoutError, OSError, ConnectionError) as exc:
+            raise LayerUnavailable(f"{method} did not complete: {exc.__class__.__name__}") from exc
+
+    async def receive(self):
+        """Wait for the next message on this process's channel (no deadline: it is the read loop)."""
+        return await self.layer.receive(self.channel)
+
+    async def probe(self, timeout: float) -> bool:
+        """Send a message to our own channel and wait for the read loop to see it."""
+        self._probe_counter += 1
+        number = self._probe_counter
+        waiter = asyncio.get_running_loop().create_future()
+        self._probe_waiters[number] = waiter
+        started = time.monotonic()
+        try:
+            await self.call("send", self.channel, {"type": PROBE_MESSAGE, "number": number}, timeout=timeout)
+            remaining = max(0.1, timeout - (time.monotonic() - started))
+            await asyncio.wait_for(waiter, remaining)
+        except (LayerUnavailable, asyncio.TimeoutError) as exc:
+            self._mark_unhealthy(f"probe failed: {exc or exc.__class__.__name__}")
+            return False
+        except Exception as exc:  # the layer itself raised: count it as down, log once
+            logger.exception("channel layer probe raised")
+            self._mark_unhealthy(f"probe raised {exc.__class__.__name__}")
+            return False
+        finally:
+            self._probe_waiters.pop(number, None)
+        self._mark_healthy()
+        return True
+
+    def probe_arrived(self, message: dict) -> None:
+        waiter = self._probe_waiters.get(message.get("number"))
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    def _mark_healthy(self) -> None:
+        if not self.healthy:
+            logger.info("channel layer is reachable (generation %s)", self.generation)
+        self.healthy = True
+        self.last_ok_monotonic = time.monotonic()
+        self.last_error = ""
+
+    def _mark_unhealthy(self, reason: str) -> None:
+        if self.healthy:
+            logger.warning("channel layer is not answering: %s", reason)
+        self.healthy = False
+        self.last_error = reason
+
+
+async def _close_quietly(layer: BaseChannelLayer) -> None:
+    """Close an abandoned layer without letting a wedged one block or raise."""
+    close = getattr(layer, "close", None)
+    if close is None:
+        return
+    try:
+        await asyncio.wait_for(close(), 5)
+    except Exception:  # a wedged layer may fail any way; it is being dropped
+        logger.debug("abandoned channel layer did not close cleanly", exc_info=True)
+    for name in ("_reconnect_forever_task", "_expire_task"):
+        task = getattr(layer, name, None)
+        if task is not None and not task.done():
+            task.cancel()

@@ -1,0 +1,193 @@
+"""The stored state: tracked requests, the event stream, and who may publish.
+
+The `Event` table is the source of truth for delivery. Each event has a
+position in exactly one gapless sequence: its owner's (`request.status`) or the
+global announcement sequence. Both are allocated under a row lock held until
+commit (see `streams.py`), so no event can commit behind a position a client
+has already seen.
+"""
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
+
+
+class RequestStatus(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED})
+
+
+class TrackedRequest(models.Model):
+    """Work a user started that a backend service finishes later."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracked_requests")
+    title = models.CharField(max_length=200)
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=1000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class EventKind(models.TextChoices):
+    REQUEST_STATUS = "request.status"
+    ANNOUNCEMENT = "announcement"
+
+
+class AnnouncementLevel(models.TextChoices):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Event(models.Model):
+    """One entry of a stream; stored before it is fanned out (the outbox)."""
+
+    position = models.BigAutoField(primary_key=True)
+    id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    # Owner of a request.status event; null for an announcement (everyone's).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(help_text="Position in the user's or the announcement sequence.")
+    request = models.ForeignKey(TrackedRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    payload = models.JSONField(help_text="The event as clients receive it, less the cursor.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Outbox state: null until a server instance handed it to the channel layer.
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
+    fanout_attempts = models.PositiveIntegerField(default=0)
+    # A lease, so that several instances sweeping the outbox do not all re-send one event.
+    fanout_claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "seq"], name="event_unique_user_seq"),
+            models.UniqueConstraint(
+                fields=["seq"], condition=models.Q(user__isnull=True), name="event_unique_announcement_seq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["fanned_out_at", "position"], name="event_outbox_idx"),
+            models.Index(fields=["kind", "seq"], name="event_kind_seq_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq} ({self.id})"
+
+    @property
+    def delivery_state(self) -> str:
+        if self.fanned_out_at is None:
+            return "stored"
+        return "re-sent" if self.fanout_attempts > 1 else "fanned out"
+
+
+class StreamHead(models.Model):
+    """The last allocated sequence number of one stream; locked to allocate the next.
+
+    `user` null is the announcement sequence. `read_position` is the highest
+    event position the user marked read (unused on the announcement row).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="stream_head"
+    )
+    last_seq = models.PositiveBigIntegerField(default=0)
+    read_position = models.PositiveBigIntegerField(default=0)
+    # Every event of this stream up to this seq may have been pruned.
+    pruned_through_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # NULLs are distinct in a plain unique index: this keeps one announcement row.
+            models.UniqueConstraint(Coalesce("user", Value(0)), name="streamhead_one_row_per_stream"),
+        ]
+
+    def __str__(self) -> str:
+        return f"stream of {self.user or 'announcements'} at {self.last_seq}"
+
+
+def hash_secret(raw: str) -> str:
+    """Return the digest under which a token or ticket is stored (never the raw value)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ServiceClient(models.Model):
+    """A backend service that publishes through the REST API with a token."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to recognise a token.")
+    can_publish = models.BooleanField(default=False, help_text="May create requests and publish status events.")
+    can_broadcast = models.BooleanField(default=False, help_text="May send announcements to everyone.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_new_token(self) -> str:
+        """Give the client a fresh token and return it: the only time it is readable."""
+        raw = secrets.token_urlsafe(32)
+        self.token_hash = hash_secret(raw)
+        self.token_prefix = raw[:8]
+        return raw
+
+    # DRF treats the authenticated principal as a user; a service is never staff.
+    is_authenticated = True
+    is_staff = False
+    is_superuser = False
+
+
+class WebSocketTicket(models.Model):
+    """A short-lived, single-use pass to open a socket without a session cookie."""
+
+    ticket_hash = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, blank=True, default="")
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a publish carrying an Idempotency-Key, replayed on retries."""
+
+    principal = models.CharField(max_length=120)
+    key = models.CharField(max_length=200)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_unique_key")]

@@ -1,0 +1,67 @@
+"""Origin check at the WebSocket handshake: the defence against cross-site socket hijacking.
+
+With `NOTIFY_ALLOWED_ORIGINS` set, the Origin must be one of them. Otherwise
+it must be the site's own origin: the scheme the socket is served on (`ws` to
+`http`, `wss` to `https`), and a host and port that match the request's Host
+header, whose host is in `ALLOWED_HOSTS`; or an entry of CSRF_TRUSTED_ORIGINS.
+A refused handshake gets HTTP 403 and never reaches the consumer.
+"""
+
+from urllib.parse import urlsplit
+
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_origin(origin: str) -> str | None:
+    """Return `scheme://host:port` in lower case, or None for something that is not an origin."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or port is None:
+        return None
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return ""
+
+
+def _own_origin(scope) -> str | None:
+    host = _header(scope, b"host")
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return normalize_origin(f"{scheme}://{host}")
+
+
+def is_allowed_origin(scope) -> bool:
+    origin = normalize_origin(_header(scope, b"origin"))
+    if origin is None:
+        return False
+    configured = getattr(settings, "NOTIFY_ALLOWED_ORIGINS", [])
+    if configured:
+        return origin in {normalize_origin(o) for o in configured}
+    trusted = {normalize_origin(o) for o in settings.CSRF_TRUSTED_ORIGINS}
+    return origin == _own_origin(scope) or origin in trusted
+
+
+class OriginValidator:
+    """ASGI middleware: deny a WebSocket handshake whose Origin is missing or foreign."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and not is_allowed_origin(scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)

@@ -1,0 +1,28 @@
+"""ASGI entry point: `daphne project.asgi:application`.
+
+HTTP goes to Django; `/ws/notifications/` goes through the Origin check and
+session authentication to the notification consumer.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from notifications.hub import HubStarter  # noqa: E402
+from notifications.origins import OriginValidator  # noqa: E402
+from notifications.routing import websocket_urlpatterns  # noqa: E402
+
+application = HubStarter(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
+)
