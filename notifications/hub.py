@@ -148,7 +148,10 @@ class Hub:
 
     def submit_threadsafe(self, group: str, message: dict, position: int | None) -> None:
         """Queue a message for the layer; `position` marks a stored event to record as fanned out."""
-        self.loop.call_soon_threadsafe(self._outgoing.put_nowait, (group, message, position))
+        try:
+            self.loop.call_soon_threadsafe(self._outgoing.put_nowait, (group, message, position))
+        except RuntimeError:
+            pass  # the loop has closed (shutdown); the outbox keeps the event
 
     async def _send_forever(self) -> None:
         while True:

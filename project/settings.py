@@ -5,6 +5,7 @@ file beside manage.py may supply them; real environment variables win.
 """
 
 import logging
+import sys
 from pathlib import Path
 
 import environ
@@ -114,13 +115,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Hashed, compressed files once `collectstatic` has run (scripts/run does);
+# plain files from the app folders before that (tests, a fresh checkout).
+_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists() or "collectstatic" in sys.argv
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if _COLLECTED and not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }

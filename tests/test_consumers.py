@@ -348,15 +348,20 @@ async def test_deactivating_the_user_closes_its_sockets_with_4000(hub, monkeypat
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4000}
 
 
+def session_expiring_in(user, seconds: int) -> str:
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session.set_expiry(seconds)
+    session.save()
+    return session.session_key
+
+
 async def test_an_expired_session_closes_the_socket_with_4000(hub):
     """When the session's expiry passes, the socket closes with 4000."""
     user = await make_user("ada")
-    client = Client()
-    await database_sync_to_async(client.force_login)(user)
-    session = client.session
-    session.set_expiry(2)
-    await database_sync_to_async(session.save)()
-    communicator, _, _ = await open_socket(f"sessionid={session.session_key}")
+    session_key = await database_sync_to_async(session_expiring_in)(user, seconds=2)
+    communicator, _, _ = await open_socket(f"sessionid={session_key}")
     await communicator.receive_json_from(timeout=5)
     assert await communicator.receive_output(timeout=6) == {"type": "websocket.close", "code": 4000}
 

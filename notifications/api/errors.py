@@ -7,7 +7,7 @@ fields in `detail`, so both a person and a program see what to fix.
 import logging
 from collections.abc import Iterator
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -27,7 +27,7 @@ class ServiceUnavailable(exceptions.APIException):
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = "The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE."
     default_code = "payload_too_large"
 
 
@@ -50,6 +50,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
     # A lost or refused connection, not a bug: integrity and programming errors stay 500s.
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc.__class__.__name__)

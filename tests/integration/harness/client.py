@@ -147,8 +147,9 @@ class UserSession:
         return self.http.post(path, json=data, headers={**self._csrf_headers(), **(headers or {})})
 
     def post_form(self, path: str, data: dict[str, str] | None = None) -> httpx.Response:
-        return self.http.post(path, data={"csrfmiddlewaretoken": self.csrf_token, **(data or {})},
-                              headers=self._csrf_headers())
+        return self.http.post(
+            path, data={"csrfmiddlewaretoken": self.csrf_token, **(data or {})}, headers=self._csrf_headers()
+        )
 
     async def aget(self, path: str, **kwargs: Any) -> httpx.Response:
         return await asyncio.to_thread(self.get, path, **kwargs)
@@ -247,6 +248,7 @@ async def recv_until(
 
 async def expect_close(ws: ClientConnection, timeout: float = RECV_TIMEOUT_SECS) -> int:
     """Read until the server closes the socket and return the close code; fail after `timeout`."""
+
     async def drain() -> None:
         try:
             while True:

@@ -79,8 +79,9 @@ class DaphneInstance:
         with httpx.Client(base_url=self.url, timeout=1.0, trust_env=False) as client:
             while True:
                 if not self.is_running:
-                    raise InstanceError(f"{self!r} exited with {self.process and self.process.returncode}\n"
-                                        + self.log_report())
+                    raise InstanceError(
+                        f"{self!r} exited with {self.process and self.process.returncode}\n" + self.log_report()
+                    )
                 if _answers_ok(client, "/healthz"):
                     return self
                 if time.monotonic() > deadline:
@@ -133,4 +134,3 @@ def _answers_ok(client: httpx.Client, path: str) -> bool:
         return client.get(path).status_code == 200
     except httpx.TransportError:
         return False
-

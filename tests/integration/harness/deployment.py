@@ -32,6 +32,21 @@ class ManageCommandError(RuntimeError):
     """A manage.py subprocess failed; the message carries its output."""
 
 
+def collect_static() -> None:
+    """Run collectstatic into the project's STATIC_ROOT, as operators do before starting daphne.
+
+    With DEBUG off the manifest storage needs it; every deployment shares the result.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "NOTIFY_"))}
+    env.update(DJANGO_SECRET_KEY="collectstatic", DJANGO_DEBUG="false", DJANGO_SETTINGS_MODULE="project.settings")
+    command = [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
+    done = subprocess.run(
+        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=MANAGE_TIMEOUT_SECS
+    )
+    if done.returncode != 0:
+        raise ManageCommandError(f"collectstatic exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+
+
 class Deployment:
     """A fresh database plus the environment its daphne instances share.
 

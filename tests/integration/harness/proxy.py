@@ -16,6 +16,7 @@ import asyncio
 import socket
 import struct
 import threading
+import urllib.parse
 from collections.abc import Coroutine
 from typing import Any
 
@@ -79,6 +80,13 @@ class TcpProxy:
     @property
     def address(self) -> tuple[str, int]:
         return ("127.0.0.1", self.port)
+
+    def url_through(self, url: str) -> str:
+        """Return `url` (amqp://user:pass@host:port/vhost, ...) with its host and port replaced by the proxy's."""
+        parts = urllib.parse.urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@127.0.0.1:{self.port}" if credentials else f"127.0.0.1:{self.port}"
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
     @property
     def live_connections(self) -> int:
@@ -185,6 +193,12 @@ class TcpProxy:
             await asyncio.wait(tasks, timeout=CONTROL_TIMEOUT_SECS / 2)
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        # asyncio's server task must not be cancelled (Python 3.11 logs an error
+        # then), so the link runs in a task of ours that `cut()` may cancel.
+        task = asyncio.create_task(self._forward(client_reader, client_writer))
+        await asyncio.wait([task])
+
+    async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         link = _Link(client_writer, asyncio.current_task())
         self._links.add(link)
         self.connections_accepted += 1
@@ -194,7 +208,7 @@ class TcpProxy:
                 asyncio.open_connection(self.target_host, self.target_port), UPSTREAM_CONNECT_TIMEOUT_SECS
             )
             await self._splice(client_reader, client_writer, upstream_reader, link.upstream)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             pass
         finally:
             self._links.discard(link)

@@ -1,0 +1,151 @@
+"""The REST API's bodies: what comes in is validated here, what goes out is shaped here.
+
+Stored events are answered exactly as they are stored (`Event.payload`, the
+same object sockets receive, less the per-connection cursor); their declared
+fields only document that object in the schema.
+"""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+
+from notifications.models import AnnouncementLevel, Event, EventKind, RequestStatus, TrackedRequest
+
+from .permissions import is_service
+
+MAX_TITLE_LENGTH = 200
+MAX_MESSAGE_LENGTH = 1000
+MAX_BODY_LENGTH = 5000
+
+
+def get_acting_user(principal, username: str | None):
+    """Return the user a call acts for: the caller itself, or the user a service names.
+
+    A service must name an active user (400 naming `user` otherwise); a person
+    may name only itself (403 otherwise).
+    """
+    if not is_service(principal):
+        if username is not None and username != principal.get_username():
+            raise PermissionDenied("You may act only for yourself.")
+        return principal
+    if not username:
+        raise serializers.ValidationError({"user": ["Required when a service acts for a user."]})
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise serializers.ValidationError({"user": ["No active user with this username."]})
+    return user
+
+
+class ActingForUserSerializer(serializers.Serializer):
+    """A body with `user`, the username a service acts for; `validated_data["owner"]` is the user."""
+
+    user = serializers.CharField(
+        required=False, help_text="The username a service acts for; a signed-in user may omit it or name itself."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["owner"] = get_acting_user(self.context["request"].user, attrs.pop("user", None))
+        return attrs
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True, help_text="The owner's username.")
+
+    class Meta:
+        model = TrackedRequest
+        fields = ["id", "title", "external_id", "status", "progress", "message", "created_at", "updated_at", "owner"]
+        read_only_fields = fields
+
+
+class RequestCreateSerializer(ActingForUserSerializer):
+    title = serializers.CharField(max_length=MAX_TITLE_LENGTH)
+    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class PublishStatusSerializer(serializers.Serializer):
+    request = serializers.UUIDField(help_text="The id of the request this event is about.")
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    progress = serializers.IntegerField(min_value=0, max_value=100, required=False, help_text="Percent done.")
+    message = serializers.CharField(max_length=MAX_MESSAGE_LENGTH, required=False, allow_blank=True, default="")
+    data = serializers.DictField(required=False, default=dict, help_text="Any JSON object, passed on to clients.")
+
+
+class BroadcastSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=MAX_TITLE_LENGTH)
+    body = serializers.CharField(max_length=MAX_BODY_LENGTH, required=False, allow_blank=True, default="")
+    level = serializers.ChoiceField(choices=AnnouncementLevel.choices, default=AnnouncementLevel.INFO)
+
+
+class MarkReadSerializer(serializers.Serializer):
+    up_to = serializers.UUIDField(help_text="The id of the newest event to mark read.")
+
+
+class ReadResultSerializer(serializers.Serializer):
+    up_to = serializers.UUIDField()
+    unread = serializers.IntegerField()
+
+
+class TicketRequestSerializer(ActingForUserSerializer):
+    pass
+
+
+class TicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Connect with /ws/notifications/?ticket=<ticket>; single use.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
+
+
+class RequestSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    progress = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class StoredEventSerializer(serializers.Serializer):
+    """An event as stored and delivered; `request`/`message`/`data` or `title`/`body`/`level` by kind."""
+
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    created_at = serializers.DateTimeField()
+    request = RequestSummarySerializer(required=False, help_text="For request.status events.")
+    message = serializers.CharField(required=False, help_text="For request.status events.")
+    data = serializers.DictField(required=False, help_text="For request.status events.")
+    title = serializers.CharField(required=False, help_text="For announcements.")
+    body = serializers.CharField(required=False, help_text="For announcements.")
+    level = serializers.ChoiceField(choices=AnnouncementLevel.choices, required=False, help_text="For announcements.")
+
+    def to_representation(self, event: Event) -> dict:
+        return dict(event.payload)
+
+
+class NotificationSerializer(StoredEventSerializer):
+    """A stream event plus whether the user has read it (context `read_position`)."""
+
+    read = serializers.BooleanField()
+
+    def to_representation(self, event: Event) -> dict:
+        return {**super().to_representation(event), "read": event.position <= self.context["read_position"]}
+
+
+class PresenceConnectionSerializer(serializers.Serializer):
+    connection_id = serializers.CharField()
+    instance = serializers.CharField()
+    connected_at = serializers.DateTimeField()
+    last_activity = serializers.DateTimeField()
+
+
+class PresenceUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    connections = PresenceConnectionSerializer(many=True)
+
+
+class PresenceInstanceSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    connections = serializers.IntegerField()
+
+
+class PresenceSerializer(serializers.Serializer):
+    instances = PresenceInstanceSerializer(many=True)
+    users = PresenceUserSerializer(many=True)

@@ -1,0 +1,216 @@
+"""REST endpoints under /api/v1/ (see PROTOCOL.md section 2). Thin: serializers validate, actions act.
+
+Who may call what is in each view's `permission_classes`; a service client
+authenticates with `Authorization: Token <key>`, a person with the session
+cookie (plus the CSRF token on writes).
+"""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from notifications import actions, streams, tickets
+from notifications.models import Event, TrackedRequest
+from notifications.presence import online_snapshot
+
+from . import serializers
+from .idempotency import Answer, respond_once
+from .pagination import NotificationPagination
+from .permissions import CanBroadcast, CanPublish, IsSignedInUser, IsStaffUser, is_service
+from .schema import IDEMPOTENCY_KEY_PARAMETER, REQUEST_ID_PARAMETER
+
+
+def sees_all_requests(principal) -> bool:
+    """Return whether the caller reads every user's requests: staff, and services (they act for users)."""
+    return is_service(principal) or principal.is_staff
+
+
+def get_visible_requests(principal) -> QuerySet[TrackedRequest]:
+    requests = TrackedRequest.objects.select_related("owner")
+    return requests if sees_all_requests(principal) else requests.filter(owner=principal)
+
+
+class ApiView(generics.GenericAPIView):
+    """The base of every endpoint: JSON bodies only (Django bounds their size, see api/errors.py)."""
+
+    parser_classes = [JSONParser]
+
+    def is_schema_generation(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)
+
+
+class RequestListCreateView(generics.ListAPIView, ApiView):
+    """List the caller's requests, or create one.
+
+    A signed-in user creates for itself and lists its own (staff list all).
+    A service with the publish permission creates for the user it names in
+    `user` and, since it acts for users, lists every user's requests.
+    """
+
+    permission_classes = [IsSignedInUser | CanPublish]
+    serializer_class = serializers.RequestSerializer
+
+    def get_queryset(self) -> QuerySet[TrackedRequest]:
+        if self.is_schema_generation():
+            return TrackedRequest.objects.none()
+        return get_visible_requests(self.request.user)
+
+    @extend_schema(
+        request=serializers.RequestCreateSerializer,
+        responses={201: serializers.RequestSerializer},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
+    def post(self, request: Request) -> Response:
+        return respond_once(request, self.perform_create)
+
+    def perform_create(self) -> Answer:
+        body = serializers.RequestCreateSerializer(data=self.request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        tracked, _ = actions.do_create_request(
+            body.validated_data["owner"], body.validated_data["title"], body.validated_data["external_id"]
+        )
+        return status.HTTP_201_CREATED, serializers.RequestSerializer(tracked).data
+
+
+@extend_schema(parameters=[REQUEST_ID_PARAMETER])
+class RequestDetailView(generics.RetrieveAPIView, ApiView):
+    """Show one request to its owner, staff, or a publishing service; anyone else gets 404."""
+
+    permission_classes = [IsSignedInUser | CanPublish]
+    serializer_class = serializers.RequestSerializer
+
+    def get_queryset(self) -> QuerySet[TrackedRequest]:
+        if self.is_schema_generation():
+            return TrackedRequest.objects.none()
+        return get_visible_requests(self.request.user)
+
+
+@extend_schema(parameters=[REQUEST_ID_PARAMETER])
+class RequestEventsView(generics.ListAPIView, ApiView):
+    """List a request's events, oldest first, to whoever may see the request (else 404)."""
+
+    permission_classes = [IsSignedInUser | CanPublish]
+    serializer_class = serializers.StoredEventSerializer
+
+    def get_queryset(self) -> QuerySet[Event]:
+        if self.is_schema_generation():
+            return Event.objects.none()
+        tracked = generics.get_object_or_404(get_visible_requests(self.request.user), pk=self.kwargs["pk"])
+        return tracked.events.order_by("position")
+
+
+class EventPublishView(ApiView):
+    """Store a request-status event (202); sockets get it after commit. Services with publish only."""
+
+    permission_classes = [CanPublish]
+    serializer_class = serializers.PublishStatusSerializer
+
+    @extend_schema(responses={202: serializers.StoredEventSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    def post(self, request: Request) -> Response:
+        return respond_once(request, self.perform_publish)
+
+    def perform_publish(self) -> Answer:
+        body = self.get_serializer(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        fields = body.validated_data
+        event = actions.do_publish_status(
+            fields["request"],
+            fields["status"],
+            progress=fields.get("progress"),
+            message=fields["message"],
+            data=fields["data"],
+        )
+        return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
+
+
+class BroadcastView(ApiView):
+    """Store an announcement to everyone (202). Staff, or services with the broadcast permission."""
+
+    permission_classes = [IsStaffUser | CanBroadcast]
+    serializer_class = serializers.BroadcastSerializer
+
+    @extend_schema(responses={202: serializers.StoredEventSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    def post(self, request: Request) -> Response:
+        return respond_once(request, self.perform_broadcast)
+
+    def perform_broadcast(self) -> Answer:
+        body = self.get_serializer(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        event = actions.do_broadcast(**body.validated_data)
+        return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
+
+
+class NotificationListView(generics.ListAPIView, ApiView):
+    """The signed-in user's stream, newest first, each event with `read`; every page has `unread`."""
+
+    permission_classes = [IsSignedInUser]
+    serializer_class = serializers.NotificationSerializer
+    pagination_class = NotificationPagination
+
+    def get_queryset(self) -> QuerySet[Event]:
+        if self.is_schema_generation():
+            return Event.objects.none()
+        return Event.objects.filter(streams.stream_of(self.request.user.pk)).order_by("-position")
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if not self.is_schema_generation():
+            context["read_position"] = streams.read_position(self.request.user.pk)
+        return context
+
+    def get_paginated_response(self, data) -> Response:
+        return self.paginator.get_paginated_response_with_unread(data, streams.unread_count(self.request.user.pk))
+
+
+class MarkReadView(ApiView):
+    """Mark the user's events up to `up_to` read; its sockets get a `read` frame."""
+
+    permission_classes = [IsSignedInUser]
+    serializer_class = serializers.MarkReadSerializer
+
+    @extend_schema(responses={200: serializers.ReadResultSerializer})
+    def post(self, request: Request) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        up_to = body.validated_data["up_to"]
+        unread = actions.do_mark_read(request.user, up_to)
+        return Response(serializers.ReadResultSerializer({"up_to": up_to, "unread": unread}).data)
+
+
+class TicketView(ApiView):
+    """Issue a single-use WebSocket ticket (201) for a client that cannot send the session cookie.
+
+    A signed-in user gets a ticket for itself, bound to its session. As an
+    extension of the protocol, a service with the publish permission may get
+    one for the user it names in `user` (a backend opening a socket for a user).
+    """
+
+    permission_classes = [IsSignedInUser | CanPublish]
+    serializer_class = serializers.TicketRequestSerializer
+
+    @extend_schema(responses={201: serializers.TicketSerializer})
+    def post(self, request: Request) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ticket = tickets.issue_ticket(body.validated_data["owner"], session_key=self.get_session_key())
+        answer = {"ticket": ticket, "expires_in": tickets.ticket_ttl_secs()}
+        return Response(serializers.TicketSerializer(answer).data, status=status.HTTP_201_CREATED)
+
+    def get_session_key(self) -> str:
+        """Return the session a user's ticket is bound to (so logout closes its socket); none for services."""
+        if is_service(self.request.user):
+            return ""
+        return self.request.session.session_key or ""
+
+
+class PresenceView(ApiView):
+    """Who is online: the users with sockets and the connections per server instance. Staff only."""
+
+    permission_classes = [IsStaffUser]
+    serializer_class = serializers.PresenceSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response(online_snapshot())

@@ -1,0 +1,53 @@
+"""Run the service as operators do and break it as networks do.
+
+- `Deployment`: a fresh database and namespace; `.instance()` starts daphne processes.
+- `DaphneInstance`: one process; `kill()`, `terminate()`, `restart()`, `wait_ready()`.
+- `TcpProxy`: put it between an instance and the broker; `cut()`, `restore()`, `stall()`.
+- `UserSession`, `TokenClient`, `connect_ws` and the `recv_*` helpers: the clients.
+"""
+
+from .client import (
+    SAME_ORIGIN,
+    WS_PATH,
+    LoginFailed,
+    TokenClient,
+    UserSession,
+    assert_silent,
+    connect_ws,
+    expect_close,
+    handshake_status,
+    of_type,
+    origin_of,
+    recv_json,
+    recv_until,
+    ws_url_of,
+)
+from .daphne import DaphneInstance, InstanceError
+from .deployment import Deployment, ManageCommandError, collect_static
+from .ports import free_port
+from .proxy import ProxyClosedError, TcpProxy
+
+__all__ = [
+    "SAME_ORIGIN",
+    "WS_PATH",
+    "DaphneInstance",
+    "Deployment",
+    "InstanceError",
+    "LoginFailed",
+    "ManageCommandError",
+    "ProxyClosedError",
+    "TcpProxy",
+    "TokenClient",
+    "UserSession",
+    "assert_silent",
+    "collect_static",
+    "connect_ws",
+    "expect_close",
+    "free_port",
+    "handshake_status",
+    "of_type",
+    "origin_of",
+    "recv_json",
+    "recv_until",
+    "ws_url_of",
+]
