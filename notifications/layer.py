@@ -89,16 +89,25 @@ class LayerLink:
             remaining = max(0.1, timeout - (time.monotonic() - started))
             await asyncio.wait_for(waiter, remaining)
         except (LayerUnavailable, asyncio.TimeoutError) as exc:
-            self._mark_unhealthy(f"probe failed: {exc or exc.__class__.__name__}")
+            self._record(number, ok=False, reason=f"probe failed: {exc or exc.__class__.__name__}")
             return False
         except Exception as exc:  # the layer itself raised: count it as down, log once
             logger.exception("channel layer probe raised")
-            self._mark_unhealthy(f"probe raised {exc.__class__.__name__}")
+            self._record(number, ok=False, reason=f"probe raised {exc.__class__.__name__}")
             return False
         finally:
             self._probe_waiters.pop(number, None)
-        self._mark_healthy()
+        self._record(number, ok=True)
         return True
+
+    def _record(self, number: int, ok: bool, reason: str = "") -> None:
+        """Update health from a probe's outcome, unless a newer probe has started since."""
+        if number != self._probe_counter:
+            return
+        if ok:
+            self._mark_healthy()
+        else:
+            self._mark_unhealthy(reason)
 
     def probe_arrived(self, message: dict) -> None:
         waiter = self._probe_waiters.get(message.get("number"))

@@ -5,6 +5,7 @@ file beside manage.py may supply them; real environment variables win.
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -92,7 +93,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests use a file too: an in-memory database shares its cache between
     # threads with table locks that ignore the timeout above.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # One file per test process, so concurrent runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
     (BASE_DIR / "var").mkdir(exist_ok=True)
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)

@@ -25,7 +25,7 @@ ensure_venv() {
     python=$(find_python) || die "Python 3.11 or newer is needed (python3.11 not found)."
     log "Creating $VENV with $python"
     "$python" -m venv "$VENV"
-    "$PY" -m pip install --quiet --upgrade pip
+    "$PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || log "WARNING: could not upgrade pip; continuing with the bundled one."
 }
 
 # Install a requirements file, skipped when neither it nor what it includes changed.

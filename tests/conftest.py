@@ -24,3 +24,16 @@ import django  # noqa: E402  (the environment above must be in place first)
 # pytest-django finishes its setup in its own pytest_configure, but only for
 # settings that are already loaded; load them now that the environment is set.
 django.setup()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+async def hub():
+    """Start this process's hub on the test's loop (the in-process layer unless configured) and stop it after."""
+    from notifications.hub import Hub
+
+    hub = await Hub.ensure_started()
+    yield hub
+    await hub.stop()

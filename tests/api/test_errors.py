@@ -27,7 +27,9 @@ def test_nested_and_non_field_errors_read_naturally():
     assert error_body(exc)["detail"] == "Whole body wrong.; data.x: Bad."
 
 
-@pytest.mark.parametrize(("error", "status", "code"), [(NotFound(), 404, "not_found"), (Conflict("Done."), 409, "conflict")])
+@pytest.mark.parametrize(
+    ("error", "status", "code"), [(NotFound(), 404, "not_found"), (Conflict("Done."), 409, "conflict")]
+)
 def test_service_errors_keep_their_status_and_code(error, status, code):
     """Our own ServiceError subclasses answer their status with their machine-readable code."""
     response = exception_handler(error, {})

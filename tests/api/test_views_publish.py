@@ -106,7 +106,12 @@ def test_staff_broadcasts_an_announcement(signed_in, staff):
     event = Event.objects.get(id=body["id"])
     assert event.user_id is None
     assert body == event.payload
-    assert (body["kind"], body["title"], body["body"], body["level"]) == ("announcement", "Maintenance", "At noon", "warning")
+    assert (body["kind"], body["title"], body["body"], body["level"]) == (
+        "announcement",
+        "Maintenance",
+        "At noon",
+        "warning",
+    )
 
 
 def test_broadcasting_service_announces_with_default_level(broadcaster):

@@ -24,7 +24,9 @@ def csrf_secret() -> str:
 
 def test_user_creates_a_queued_request_for_itself(signed_in, alice):
     """A signed-in user's POST answers 201 with the request, queued, owned by the user, with one event."""
-    response = signed_in(alice).post(reverse("api:request-list"), {"title": "Export", "external_id": "j1"}, format="json")
+    response = signed_in(alice).post(
+        reverse("api:request-list"), {"title": "Export", "external_id": "j1"}, format="json"
+    )
     assert response.status_code == 201
     body = response.json()
     assert set(body) == REQUEST_FIELDS

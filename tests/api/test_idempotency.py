@@ -1,0 +1,143 @@
+"""`Idempotency-Key`: a retry answers the first answer and acts once."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from notifications.api import idempotency
+from notifications.models import Event, IdempotencyRecord, TrackedRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(client, tracked, key, status="processing"):
+    body = {"request": str(tracked.id), "status": status}
+    return client.post(reverse("api:event-publish"), body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_retry_returns_the_first_answer_and_stores_one_event(publisher, alice_request):
+    """The same key twice: one event, the same status and body, the retry marked as replayed."""
+    first = publish(publisher, alice_request, "k-1")
+    retry = publish(publisher, alice_request, "k-1")
+    assert first.status_code == retry.status_code == 202
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
+    assert alice_request.events.count() == 2  # the queued event and this one
+
+
+def test_retry_after_a_terminal_event_is_not_a_conflict(publisher, alice_request):
+    """Retrying the request that finished the job answers its 202, not 409."""
+    assert publish(publisher, alice_request, "done", status="succeeded").status_code == 202
+    assert publish(publisher, alice_request, "done", status="succeeded").status_code == 202
+
+
+def test_different_keys_act_twice(publisher, alice_request):
+    """Distinct keys are distinct operations."""
+    publish(publisher, alice_request, "a")
+    publish(publisher, alice_request, "b")
+    assert alice_request.events.count() == 3
+
+
+def test_keys_are_per_caller(make_service, token_client, alice_request):
+    """Two services using the same key do not see each other's answers."""
+    first = token_client(make_service("one", publish=True)[1])
+    second = token_client(make_service("two", publish=True)[1])
+    assert publish(first, alice_request, "same").json() != publish(second, alice_request, "same").json()
+    assert IdempotencyRecord.objects.count() == 2
+
+
+def test_refused_calls_are_not_remembered(publisher, alice_request):
+    """A 400 is not stored: the corrected retry with the same key acts, and is remembered from then on."""
+    bad = publisher.post(
+        reverse("api:event-publish"), {"request": str(alice_request.id)}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert bad.status_code == 400
+    assert publish(publisher, alice_request, "k").status_code == 202
+    assert publish(publisher, alice_request, "k")["Idempotent-Replayed"] == "true"
+    assert alice_request.events.count() == 2
+
+
+def test_request_creation_is_idempotent(publisher, alice):
+    """Creating a request with a repeated key answers the same request, created once."""
+    body = {"title": "Export", "user": "alice"}
+    first = publisher.post(reverse("api:request-list"), body, format="json", HTTP_IDEMPOTENCY_KEY="c")
+    retry = publisher.post(reverse("api:request-list"), body, format="json", HTTP_IDEMPOTENCY_KEY="c")
+    assert first.status_code == retry.status_code == 201
+    assert first.json() == retry.json()
+    assert TrackedRequest.objects.count() == 1
+
+
+def test_broadcast_is_idempotent(broadcaster):
+    """Announcing with a repeated key stores one announcement."""
+    for _ in range(2):
+        broadcaster.post(reverse("api:broadcast"), {"title": "Hi"}, format="json", HTTP_IDEMPOTENCY_KEY="b")
+    assert Event.objects.filter(kind="announcement").count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "tab\there"])
+def test_unusable_key_is_400_naming_the_header(publisher, alice_request, key):
+    """An empty, over-long or unprintable key answers 400 naming Idempotency-Key."""
+    response = publish(publisher, alice_request, key)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Idempotency-Key: ")
+
+
+def test_losing_a_concurrent_race_answers_the_winners_answer(racing_request, monkeypatch):
+    """When a concurrent call stored the key after this one looked, this one's action rolls back and it replays."""
+    winner = {"principal": idempotency.get_principal(racing_request.user), "key": "race"}
+    IdempotencyRecord.objects.create(**winner, status_code=202, body={"winner": True})
+    lookups = iter([None])  # the first look happens before the winner committed
+    real_lookup = idempotency.get_stored_answer
+    monkeypatch.setattr(idempotency, "get_stored_answer", lambda *a: next(lookups, None) or real_lookup(*a))
+
+    def perform():
+        Event.objects.create(kind="announcement", seq=999, payload={})
+        return 202, {"winner": False}
+
+    response = idempotency.respond_once(racing_request, perform)
+    assert (response.status_code, response.data) == (202, {"winner": True})
+    assert response["Idempotent-Replayed"] == "true"
+    assert not Event.objects.filter(seq=999).exists()
+
+
+@pytest.fixture
+def racing_request(make_service) -> Request:
+    """A DRF request from a publishing service, carrying Idempotency-Key `race`."""
+    service, _ = make_service("racer", publish=True)
+    request = Request(APIRequestFactory().post("/", HTTP_IDEMPOTENCY_KEY="race"))
+    request.user = service
+    return request
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_store_one_request(make_service, make_user, token_client):
+    """Two simultaneous creations with one key, on two connections: one request, the same answer twice."""
+    make_user("alice")
+    token = make_service("racer", publish=True)[1]
+    start = threading.Barrier(2)
+    answers = []
+
+    def create():
+        start.wait()
+        try:
+            response = token_client(token).post(
+                reverse("api:request-list"), {"title": "Once", "user": "alice"}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+            )
+            answers.append((response.status_code, response.json(), response.has_header("Idempotent-Replayed")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 2
+    assert answers[0][:2] == answers[1][:2]
+    assert sorted(replayed for *_, replayed in answers) == [False, True]
+    assert TrackedRequest.objects.count() == 1

@@ -1,0 +1,62 @@
+"""WebSocket tickets: single use, short lived, stored only as a digest (notifications/tickets.py)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from notifications import tickets
+from notifications.models import WebSocketTicket, hash_secret
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ticket_redeems_once(alice):
+    """The first redeem returns the ticket with its user; the second returns None."""
+    raw = tickets.issue_ticket(alice, session_key="s1")
+    redeemed = tickets.redeem_ticket(raw)
+    assert (redeemed.user, redeemed.session_key) == (alice, "s1")
+    assert redeemed.used_at is not None
+    assert tickets.redeem_ticket(raw) is None
+
+
+def test_expired_ticket_is_refused(alice):
+    """A ticket past its lifetime does not redeem."""
+    raw = tickets.issue_ticket(alice, ttl_seconds=60)
+    WebSocketTicket.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert tickets.redeem_ticket(raw) is None
+
+
+def test_unknown_ticket_is_refused(alice):
+    """A value that was never issued does not redeem."""
+    tickets.issue_ticket(alice)
+    assert tickets.redeem_ticket("made-up") is None
+
+
+def test_lifetime_defaults_to_the_setting(alice, settings):
+    """Without ttl_seconds, the lifetime is NOTIFY_TICKET_TTL_SECS, read at call time."""
+    settings.NOTIFY_TICKET_TTL_SECS = 5
+    before = timezone.now()
+    raw = tickets.issue_ticket(alice)
+    expires_at = WebSocketTicket.objects.get(ticket_hash=hash_secret(raw)).expires_at
+    assert before + timedelta(seconds=5) <= expires_at <= timezone.now() + timedelta(seconds=5)
+
+
+def test_tickets_are_unguessable_and_distinct(alice):
+    """Each ticket is a fresh random value, long enough not to be guessed."""
+    first, second = tickets.issue_ticket(alice), tickets.issue_ticket(alice)
+    assert first != second
+    assert len(first) >= 40
+
+
+def test_issuing_deletes_long_expired_tickets(alice):
+    """Tickets expired over an hour ago go when the next one is issued; recent ones stay."""
+    old = tickets.issue_ticket(alice)
+    recent = tickets.issue_ticket(alice)
+    now = timezone.now()
+    WebSocketTicket.objects.filter(ticket_hash=hash_secret(old)).update(expires_at=now - timedelta(hours=2))
+    WebSocketTicket.objects.filter(ticket_hash=hash_secret(recent)).update(expires_at=now - timedelta(minutes=5))
+    tickets.issue_ticket(alice)
+    remaining = set(WebSocketTicket.objects.values_list("ticket_hash", flat=True))
+    assert hash_secret(old) not in remaining
+    assert hash_secret(recent) in remaining

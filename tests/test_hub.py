@@ -1,0 +1,106 @@
+"""The hub: outbox re-sends, silent losses closed by the heads check, routing to local sockets."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from notifications import fanout, hub as hub_module
+from notifications.models import Event
+
+from .sockets import make_user, publish, receive_until, signed_in_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def live_socket(user):
+    communicator, welcome = await signed_in_socket(user, resume=None)
+    await communicator.send_json_to({"type": "resume", "cursor": welcome["cursor"]})
+    await receive_until(communicator, "replayed")
+    return communicator
+
+
+async def test_an_event_stored_by_another_process_is_sent_by_the_outbox_sweep(hub, monkeypatch):
+    """An event written where no hub runs (a worker, a command) reaches sockets through the sweep."""
+    monkeypatch.setattr(fanout, "_hand_to_hub", lambda *args: None)
+    monkeypatch.setattr(hub_module, "OUTBOX_GRACE", hub_module.timedelta(0))
+    user = await make_user("ada")
+    communicator = await live_socket(user)
+    _, event = await publish(user, title="From a worker")
+    assert await communicator.receive_nothing(timeout=0.3)
+
+    assert await hub.sweep_outbox() == 2
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert frames[-1]["id"] == str(event.id)
+    stored = await database_sync_to_async(Event.objects.get)(id=event.id)
+    assert stored.delivery_state == "fanned out"
+    await communicator.disconnect()
+
+
+async def test_a_failed_fan_out_is_re_sent_and_shows_as_re_sent(hub, monkeypatch):
+    """When the layer refuses the first send, the event stays pending and the sweep re-sends it."""
+    monkeypatch.setattr(hub_module, "OUTBOX_GRACE", hub_module.timedelta(0))
+    user = await make_user("ada")
+    communicator = await live_socket(user)
+    real_call = hub.link.call
+
+    async def refusing_group_send(method, *args, **kwargs):
+        if method == "group_send":
+            raise hub_module.LayerUnavailable("broker away")
+        return await real_call(method, *args, **kwargs)
+
+    monkeypatch.setattr(hub.link, "call", refusing_group_send)
+    _, event = await publish(user)
+    await hub.check_heads()  # the socket itself still catches up from the database
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert frames[-1]["id"] == str(event.id)
+    monkeypatch.setattr(hub.link, "call", real_call)
+    await hub.sweep_outbox()
+    stored = await database_sync_to_async(Event.objects.get)(id=event.id)
+    assert stored.delivery_state == "re-sent"
+    assert await communicator.receive_nothing(timeout=0.3), "the re-send was delivered twice"
+    await communicator.disconnect()
+
+
+async def test_a_message_the_layer_lost_is_delivered_by_the_heads_check(hub, monkeypatch):
+    """If the layer silently drops an event, the periodic heads check sends it anyway, once."""
+    monkeypatch.setattr(hub, "on_event_stored", lambda message: None)
+    user = await make_user("ada")
+    communicator = await live_socket(user)
+    _, event = await publish(user)
+    assert await communicator.receive_nothing(timeout=0.3)
+    await hub.check_heads()
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert frames[-1]["id"] == str(event.id)
+    await hub.check_heads()
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_a_gap_in_live_messages_is_read_from_the_database_in_order(hub, monkeypatch):
+    """When a live message arrives after a lost one, the socket gets both, in stream order."""
+    real = hub.on_event_stored
+    dropped = []
+
+    def drop_the_first(message):
+        if not dropped:
+            dropped.append(message)
+            return
+        real(message)
+
+    monkeypatch.setattr(hub, "on_event_stored", drop_the_first)
+    user = await make_user("ada")
+    communicator = await live_socket(user)
+    tracked, _ = await publish(user, title="Gap")
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert [f["request"]["status"] for f in frames] == ["queued", "processing"]
+    assert frames[0]["id"] == dropped[0]["payload"]["id"]
+    await communicator.disconnect()
+
+
+async def test_status_reports_the_layer_and_sockets(hub):
+    """The hub's status names the layer, its health and the sockets it holds."""
+    await hub.link.probe(3)
+    user = await make_user("ada")
+    communicator = await live_socket(user)
+    status = hub.status()
+    assert status["layer"] == "in-process" and status["healthy"] and status["connections"] == 1
+    await communicator.disconnect()

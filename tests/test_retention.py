@@ -1,0 +1,53 @@
+"""Retention: old events go, and a resume from before them is told so."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from notifications import actions, streams
+from notifications.cursors import Cursor
+from notifications.models import Event
+from notifications.retention import prune_expired_events
+
+
+@pytest.fixture
+def ada(db):
+    return get_user_model().objects.create_user("ada", password="pw")
+
+
+def age(events, days: int) -> None:
+    Event.objects.filter(pk__in=[e.pk for e in events]).update(
+        created_at=timezone.now() - timedelta(days=days), fanned_out_at=timezone.now()
+    )
+
+
+def test_events_past_the_history_window_are_deleted_and_resume_from_before_is_reset(ada, settings):
+    """After pruning, a cursor from before the window is reported as pruned; a newer one is not."""
+    settings.NOTIFY_HISTORY_DAYS = 7
+    tracked, first = actions.do_create_request(ada, "Old")
+    old_announcement = actions.do_broadcast("Old news")
+    age([first, old_announcement], days=8)
+    recent = actions.do_publish_status(tracked.id, "processing", 50)
+
+    assert prune_expired_events() == 2
+    assert list(Event.objects.values_list("id", flat=True)) == [recent.id]
+    assert streams.is_pruned_past(ada.pk, Cursor(0, 0))
+    assert not streams.is_pruned_past(ada.pk, Cursor(1, 1))
+
+
+def test_pending_events_are_never_pruned(ada, settings):
+    """An event no instance has fanned out yet stays, however old."""
+    _, event = actions.do_create_request(ada, "Stuck")
+    Event.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(days=30))
+    assert prune_expired_events() == 0
+
+
+def test_the_command_reports_what_it_deleted(ada, capsys):
+    """`manage.py prune_events` prints the number of deleted events."""
+    _, event = actions.do_create_request(ada, "Old")
+    age([event], days=30)
+    call_command("prune_events")
+    assert "Deleted 1 events" in capsys.readouterr().out
