@@ -49,7 +49,7 @@ def as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     # A lost or refused connection, not a bug: integrity and programming errors stay 500s.
