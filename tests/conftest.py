@@ -37,3 +37,35 @@ async def hub():
     hub = await Hub.ensure_started()
     yield hub
     await hub.stop()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None):
+    """Give this run its own PostgreSQL test database, and drop it for sure at the end.
+
+    Concurrent runs on one server would otherwise share `test_<name>`. Threads of
+    async tests may keep connections open (CONN_MAX_AGE), which makes Django's
+    own DROP fail; hence the forced drop.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        yield
+        return
+    test_name = f"test_{database['NAME']}_{os.getpid()}"
+    database.setdefault("TEST", {})["NAME"] = test_name
+    yield
+    _force_drop_postgres_database(database, test_name)
+
+
+def _force_drop_postgres_database(database: dict, name: str) -> None:
+    import psycopg
+
+    params = {"host": database["HOST"], "port": database["PORT"] or 5432, "user": database["USER"]}
+    params.update({"password": database["PASSWORD"]} if database["PASSWORD"] else {})
+    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=10, **params) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

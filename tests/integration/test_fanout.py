@@ -101,3 +101,15 @@ async def test_ping_and_errors_over_a_real_socket(service):
     await ada.ws.send('{"type":"ping","ts":42,"ref":"p"}')
     assert (await recv_until(ada.ws, of_type("pong")))["ts"] == 42
     await ada.disconnect()
+
+
+async def test_an_event_written_by_another_process_is_sent_by_a_serving_instance(service):
+    """A management command (no event loop, no layer) stores an announcement; sockets get it via the outbox."""
+    ada = StreamFollower(service.session("ada"))
+    await ada.connect(service.b)
+    service.deployment.manage(
+        "shell", "--no-imports", "-c", "from notifications.actions import do_broadcast; do_broadcast('From cron')"
+    )
+    await ada.read_until_count(1, timeout=15)
+    assert ada.events[0]["title"] == "From cron"
+    await ada.disconnect()
