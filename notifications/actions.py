@@ -7,10 +7,9 @@ writes requests or events.
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from . import fanout, streams
+from . import fanout, presence, streams
 from .errors import Conflict, NotFound
 from .models import (
-    TERMINAL_STATUSES,
     AnnouncementLevel,
     Event,
     EventKind,
@@ -108,9 +107,7 @@ def do_mark_read(user: AbstractBaseUser, up_to_event_id) -> int:
             raise NotFound("No event with this id in your stream.")
         streams.mark_read(user.pk, event.position)
         unread = streams.unread_count(user.pk)
-        fanout.send_on_commit(
-            fanout.user_group(user.pk), fanout.read_message(user.pk, str(event.id), unread)
-        )
+        fanout.send_on_commit(fanout.user_group(user.pk), fanout.read_message(user.pk, str(event.id), unread))
     return unread
 
 
@@ -118,3 +115,16 @@ def do_end_sessions(user_id: int, session_key: str | None = None) -> None:
     """Close the user's sockets on every instance (only those of one session, when given)."""
     fanout.send_on_commit(fanout.user_group(user_id), fanout.session_ended_message(user_id, session_key))
 
+
+def do_disconnect_user(user_id: int) -> int:
+    """Close every socket of the user on every instance with 4000; return how many are recorded as open.
+
+    Two paths, so it works from any process: the layer message closes them at
+    once where a hub runs (a daphne instance serving the admin), and the
+    marker on their presence rows makes each holding instance close them at
+    its next presence heartbeat even if the message never arrives.
+    """
+    with transaction.atomic():
+        marked = presence.request_disconnect(user_id)
+        do_end_sessions(user_id)
+    return marked

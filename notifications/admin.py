@@ -1,36 +1,147 @@
-"""Admin registrations to inspect the stored state."""
+"""The Django admin for daily work: requests, events, announcements, service clients, presence.
 
-from django.contrib import admin
+Every change made here goes through `actions` (or `service_tokens`), like a
+change made over REST, so a status set or an announcement sent from the
+admin reaches open pages live. Stored events are never edited or deleted
+here: their sequences must stay gapless.
+"""
 
-from .models import Event, ServiceClient, StreamHead, TrackedRequest
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db.models import Q
+from django.http import HttpRequest
+
+from . import actions, presence, service_tokens
+from .errors import ServiceError
+from .models import (
+    Announcement,
+    AnnouncementLevel,
+    Connection,
+    Event,
+    RequestStatus,
+    ServiceClient,
+    StreamHead,
+    TrackedRequest,
+)
+
+# --- requests ----------------------------------------------------------------------------
 
 
 class EventInline(admin.TabularInline):
     model = Event
-    fields = ("position", "kind", "seq", "payload", "created_at", "fanned_out_at", "fanout_attempts")
+    fields = ("position", "kind", "seq", "payload", "created_at", "delivery_state")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("position",)
+    verbose_name_plural = "event history"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class StatusFields(forms.Form):
+    """What the "set status" action publishes."""
+
+    status = forms.ChoiceField(choices=[("", "status…"), *RequestStatus.choices], required=False)
+    progress = forms.IntegerField(
+        min_value=0, max_value=100, required=False, widget=forms.NumberInput(attrs={"placeholder": "progress %"})
+    )
+    message = forms.CharField(max_length=1000, required=False, widget=forms.TextInput(attrs={"placeholder": "message"}))
+
+
+class StatusActionForm(ActionForm, StatusFields):
+    """The action menu, with the status fields beside it."""
 
 
 @admin.register(TrackedRequest)
 class TrackedRequestAdmin(admin.ModelAdmin):
     list_display = ("title", "owner", "status", "progress", "updated_at")
-    list_filter = ("status", "updated_at")
+    list_filter = ("status", "updated_at", "created_at")
     search_fields = ("title", "external_id", "owner__username")
-    readonly_fields = ("id", "owner", "status", "progress", "message", "created_at", "updated_at")
+    list_select_related = ("owner",)
+    date_hierarchy = "updated_at"
+    readonly_fields = (
+        "id",
+        "owner",
+        "title",
+        "external_id",
+        "status",
+        "progress",
+        "message",
+        "created_at",
+        "updated_at",
+    )
     inlines = [EventInline]
+    action_form = StatusActionForm
+    actions = ["set_status", "cancel_requests"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # requests are created by users and services over REST
+
+    @admin.action(description="Set the status of the selected requests (publishes an event)")
+    def set_status(self, request: HttpRequest, queryset) -> None:
+        form = StatusFields(request.POST)
+        if not form.is_valid() or not form.cleaned_data["status"]:
+            self.message_user(request, "Choose a status (and optionally progress and a message).", messages.ERROR)
+            return
+        fields = form.cleaned_data
+        self._publish_each(
+            request,
+            queryset,
+            lambda tracked: actions.do_publish_status(
+                tracked.pk, fields["status"], progress=fields["progress"], message=fields["message"]
+            ),
+            f"set to {fields['status']}",
+        )
+
+    @admin.action(description="Cancel the selected requests (publishes an event)")
+    def cancel_requests(self, request: HttpRequest, queryset) -> None:
+        self._publish_each(
+            request,
+            queryset,
+            lambda tracked: actions.do_cancel_request(tracked.pk, "Cancelled by an operator"),
+            "cancelled",
+        )
+
+    def _publish_each(self, request: HttpRequest, queryset, publish, done: str) -> None:
+        changed = 0
+        for tracked in queryset:
+            try:
+                publish(tracked)
+                changed += 1
+            except ServiceError as exc:
+                self.message_user(request, f"{tracked.title}: {exc.detail}", messages.WARNING)
+        if changed:
+            self.message_user(request, f"{changed} request(s) {done}; their owners' pages show it now.")
 
 
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ("position", "kind", "user", "seq", "created_at", "delivery_state")
-    list_filter = ("kind", "created_at")
-    search_fields = ("id", "user__username")
+# --- events ------------------------------------------------------------------------------
+
+
+class DeliveryStateFilter(admin.SimpleListFilter):
+    title = "delivery state"
+    parameter_name = "delivery"
+    CONDITIONS = {
+        "stored": Q(fanned_out_at__isnull=True),
+        "fanned out": Q(fanned_out_at__isnull=False, fanout_attempts__lte=1),
+        "re-sent": Q(fanned_out_at__isnull=False, fanout_attempts__gt=1),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(state, state) for state in self.CONDITIONS]
+
+    def queryset(self, request, queryset):
+        condition = self.CONDITIONS.get(self.value())
+        return queryset if condition is None else queryset.filter(condition)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View only: stored events and presence rows change through the service, never by hand."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -38,14 +149,158 @@ class EventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("position", "kind", "user", "seq", "created_at", "delivery_state", "fanout_attempts")
+    list_filter = ("kind", ("user", admin.RelatedOnlyFieldListFilter), DeliveryStateFilter, "created_at")
+    search_fields = ("id", "user__username")
+    list_select_related = ("user",)
+
+
+# --- announcements -----------------------------------------------------------------------
+
+
+class AnnouncementForm(forms.ModelForm):
+    """Compose an announcement; saving sends it to everyone (actions.do_broadcast)."""
+
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(widget=forms.Textarea, required=False, max_length=5000)
+    level = forms.ChoiceField(choices=AnnouncementLevel.choices, initial=AnnouncementLevel.INFO)
+
+    class Meta:
+        model = Announcement
+        fields = ()
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(admin.ModelAdmin):
+    form = AnnouncementForm
+    fields = ("title", "body", "level")
+    list_display = ("title", "level", "created_at", "delivery_state")
+    search_fields = ("payload__title",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a sent announcement is history
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Announcement, form, change: bool) -> None:
+        """Send instead of saving the form's object: the same path as POST /api/v1/broadcasts/."""
+        event = actions.do_broadcast(**{name: form.cleaned_data[name] for name in ("title", "body", "level")})
+        obj.pk = event.pk
+        obj.refresh_from_db()
+        self.message_user(request, "Sent to everyone: every open page shows it now.")
+
+    @admin.display(description="title")
+    def title(self, obj: Announcement) -> str:
+        return obj.payload.get("title", "")
+
+    @admin.display(description="body")
+    def body(self, obj: Announcement) -> str:
+        return obj.payload.get("body", "")
+
+    @admin.display(description="level")
+    def level(self, obj: Announcement) -> str:
+        return obj.payload.get("level", "")
+
+
+# --- service clients ---------------------------------------------------------------------
+
 
 @admin.register(ServiceClient)
 class ServiceClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "token_prefix", "can_publish", "can_broadcast", "is_active", "last_used_at")
-    readonly_fields = ("token_prefix", "created_at", "rotated_at", "last_used_at")
+    list_display = ("name", "token_prefix", "can_publish", "can_broadcast", "is_active", "last_used_at", "rotated_at")
+    list_filter = ("is_active", "can_publish", "can_broadcast")
+    search_fields = ("name", "token_prefix")
+    fields = (
+        "name",
+        "can_publish",
+        "can_broadcast",
+        "is_active",
+        "token_prefix",
+        "created_at",
+        "rotated_at",
+        "last_used_at",
+    )
+    readonly_fields = ("is_active", "token_prefix", "created_at", "rotated_at", "last_used_at")
+    actions = ["rotate_tokens", "revoke_tokens"]
+
+    def save_model(self, request: HttpRequest, obj: ServiceClient, form, change: bool) -> None:
+        if change:
+            obj.save()
+            return
+        self._show_token_once(request, obj, service_tokens.issue_token(obj))
+
+    @admin.action(description="Rotate the tokens of the selected clients (the old tokens stop working)")
+    def rotate_tokens(self, request: HttpRequest, queryset) -> None:
+        for client in queryset:
+            self._show_token_once(request, client, service_tokens.rotate_token(client))
+
+    @admin.action(description="Revoke the selected clients (their tokens stop working at once)")
+    def revoke_tokens(self, request: HttpRequest, queryset) -> None:
+        for client in queryset:
+            service_tokens.revoke(client)
+        self.message_user(request, f"Revoked {queryset.count()} client(s).")
+
+    def _show_token_once(self, request: HttpRequest, client: ServiceClient, raw: str) -> None:
+        self.message_user(
+            request,
+            f"The token of {client.name} is shown only this once; copy it now: {raw}",
+            messages.WARNING,
+        )
+
+
+# --- presence ----------------------------------------------------------------------------
+
+
+class OnlineFilter(admin.SimpleListFilter):
+    title = "online"
+    parameter_name = "online"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "online now"), ("no", "stale (instance gone)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(last_seen__gte=presence.fresh_after())
+        if self.value() == "no":
+            return queryset.filter(last_seen__lt=presence.fresh_after())
+        return queryset
+
+
+@admin.register(Connection)
+class ConnectionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "user",
+        "instance",
+        "connected_at",
+        "last_activity",
+        "last_seen",
+        "is_online",
+        "disconnect_requested_at",
+    )
+    list_filter = (OnlineFilter, "instance")
+    search_fields = ("user__username", "connection_id", "instance")
+    list_select_related = ("user",)
+    actions = ["disconnect_users"]
+
+    @admin.display(boolean=True, description="online")
+    def is_online(self, obj: Connection) -> bool:
+        return obj.last_seen >= presence.fresh_after()
+
+    @admin.action(description="Disconnect these users' sockets on every instance (close code 4000)")
+    def disconnect_users(self, request: HttpRequest, queryset) -> None:
+        user_ids = set(queryset.values_list("user_id", flat=True))
+        for user_id in user_ids:
+            actions.do_disconnect_user(user_id)
+        self.message_user(request, f"Asked every instance to close the sockets of {len(user_ids)} user(s).")
 
 
 @admin.register(StreamHead)
-class StreamHeadAdmin(admin.ModelAdmin):
+class StreamHeadAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "last_seq", "read_position", "pruned_through_seq")
-    readonly_fields = ("user", "last_seq", "read_position", "pruned_through_seq")

@@ -34,3 +34,33 @@ def resume_grace_secs() -> float:
 
 def history_days() -> int:
     return _get("NOTIFY_HISTORY_DAYS", 7)
+
+
+def presence_timeout_secs() -> float:
+    """How long a connection counts as online after its instance's last heartbeat (a killed instance's rows expire)."""
+    return _get("NOTIFY_PRESENCE_TIMEOUT_SECS", 60)
+
+
+def presence_heartbeat_secs() -> float:
+    """How often an instance refreshes its connections' rows: often enough that a live one never looks stale."""
+    return max(0.25, min(5.0, presence_timeout_secs() / 4))
+
+
+def shutdown_grace_secs() -> float:
+    """How long SIGTERM waits for sockets to close with 1001 before letting daphne stop anyway."""
+    return _get("NOTIFY_SHUTDOWN_GRACE_SECS", 5.0)
+
+
+def metrics_token() -> str:
+    """The bearer token /metrics requires; empty means loopback and private addresses only."""
+    return _get("NOTIFY_METRICS_TOKEN", "")
+
+
+def metrics_port() -> int | None:
+    """When set, /metrics answers only on this server port (bind daphne to it on an internal interface)."""
+    return _get("NOTIFY_METRICS_PORT", None)
+
+
+def idempotency_days() -> int:
+    """How long a publish's Idempotency-Key answer is kept for retries."""
+    return _get("NOTIFY_IDEMPOTENCY_DAYS", 2)

@@ -12,10 +12,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.utils import timezone
 
-from . import actions, conf, frames, streams, tickets
+from . import actions, conf, frames, metrics, streams, tickets
 from .delivery import OrderedDelivery
 from .errors import FrameError, FrameNotFound, NotFound, RateLimited
 from .fanout import READ_MESSAGE, SESSION_ENDED_MESSAGE
@@ -29,6 +28,7 @@ CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4000
 CLOSE_FLOODING = 4429
 CLOSE_TOO_BIG = 1009
+CLOSE_GOING_AWAY = 1001
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
@@ -41,9 +41,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if offered and subprotocol is None:
             await self.close()  # before accept: the handshake is refused
             return
-        user, session_key = await self._authenticate()
+        user, session_key, how = await self._authenticate()
         await self.accept(subprotocol)
         if user is None:
+            metrics.SOCKETS_REFUSED.inc()
+            logger.info("socket refused: %s", how, extra={"event": "ws.refused", "reason": how, "code": 4401})
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         await self._start(user, session_key)
@@ -53,13 +55,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if ticket:
             redeemed = await database_sync_to_async(tickets.redeem_ticket)(ticket[0])
             if redeemed is None or not redeemed.user.is_active:
-                return None, ""
-            return redeemed.user, redeemed.session_key
+                return None, "", "bad_ticket"
+            return redeemed.user, redeemed.session_key, "ticket"
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            return None, ""
+            return None, "", "no_session"
         session = self.scope.get("session")
-        return user, (session.session_key or "") if session is not None else ""
+        return user, (session.session_key or "") if session is not None else "", "session"
 
     async def _start(self, user, session_key: str) -> None:
         self.user = user
@@ -71,10 +73,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self.limiter = FrameRateLimiter(
             conf.frames_per_second(), conf.frame_burst(), refusals_before_close=conf.refusals_before_close()
         )
+        self.hub = await Hub.ensure_started()
+        if self.hub.draining:  # this instance is stopping: go to another one now
+            await self.close(code=CLOSE_GOING_AWAY)
+            return
         head = await database_sync_to_async(streams.head_cursor)(self.user_id)
         self.delivery = OrderedDelivery(self.user_id, head, self.send_text)
-        self.hub = await Hub.ensure_started()
         self.hub.register(self)
+        metrics.SOCKETS_OPENED.inc()
         await self.send_text(
             frames.welcome(
                 user_id=self.user_id,
@@ -87,7 +93,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         )
         self.delivery.start(hold_live_secs=conf.resume_grace_secs())
         self._schedule_session_expiry()
-        logger.info("socket connected connection=%s user=%s", self.connection_id, self.user_id)
+        logger.info("socket connected", extra=self._log_context("ws.connect"))
 
     def _schedule_session_expiry(self) -> None:
         session = self.scope.get("session")
@@ -105,10 +111,15 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         self.hub.unregister(self)
         await delivery.stop()
-        logger.info("socket closed connection=%s user=%s code=%s", self.connection_id, self.user_id, code)
+        logger.info("socket closed", extra={**self._log_context("ws.disconnect"), "code": code})
+
+    def _log_context(self, event: str) -> dict:
+        """Return the fields every log line about this socket carries (never its ticket or cookie)."""
+        return {"event": event, "connection_id": self.connection_id, "user_id": self.user_id}
 
     async def send_text(self, text: str) -> None:
         await self.send(text_data=text)
+        metrics.observe_sent_frame(text)
 
     # --- from the client -------------------------------------------------------------------
 
@@ -117,11 +128,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > conf.max_frame_bytes():
+            self._refused("too_big", size=size)
             await self.close(code=CLOSE_TOO_BIG)
             return
         verdict = self.limiter.check()
         if verdict is Verdict.CLOSE:
-            logger.info("socket closed for flooding connection=%s user=%s", self.connection_id, self.user_id)
+            self._refused("flooding")
             await self.close(code=CLOSE_FLOODING)
             return
         self.last_activity = timezone.now()
@@ -133,7 +145,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             frame = frames.parse_client_frame(text_data)
             await getattr(self, "on_" + frame.type)(frame)
         except FrameError as exc:
+            self._refused(exc.default_code)
             await self.send_text(frames.error(exc.default_code, exc.detail, frames.ref_of(exc)))
+
+    def _refused(self, code: str, **fields) -> None:
+        metrics.record_refused(code)
+        logger.info("frame refused: %s", code, extra={**self._log_context("ws.frame_refused"), "code": code, **fields})
 
     async def on_resume(self, frame: frames.ClientFrame) -> None:
         self.delivery.resume(frame.fields["cursor"], frame.ref)

@@ -89,7 +89,9 @@ def _dump(frame: dict) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-def welcome(*, user_id: int, username: str, connection_id: str, cursor: Cursor, heartbeat: int, server_time: str) -> str:
+def welcome(
+    *, user_id: int, username: str, connection_id: str, cursor: Cursor, heartbeat: int, server_time: str
+) -> str:
     return _dump(
         {
             "type": "welcome",

@@ -18,9 +18,10 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import fanout, frames, outbox, streams
+from . import fanout, frames, metrics, outbox, presence, shutdown, streams
 from . import sessions as session_state
 from .layer import LayerLink, LayerUnavailable
+from .presence_writer import PresenceWriter
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ MIN_SECS_BETWEEN_LAYER_REPLACEMENTS = 8.0
 OUTBOX_SWEEP_SECS = 1.0
 OUTBOX_GRACE = timedelta(seconds=2)
 HEADS_CHECK_SECS = 5.0
+CLOSE_GOING_AWAY = 1001
 
 
 class LocalConnection(Protocol):
@@ -37,11 +39,16 @@ class LocalConnection(Protocol):
 
     user_id: int
     session_key: str
+    connection_id: str
+    connected_at: object
+    last_activity: object
     delivery: object
 
     def offer_event(self, message: dict) -> None: ...
 
     def offer_control(self, message: dict) -> None: ...
+
+    async def close(self, code: int) -> None: ...
 
 
 class Hub:
@@ -60,6 +67,8 @@ class Hub:
         self._reader: asyncio.Task | None = None
         self._last_replacement = 0.0
         self.started_at = time.time()
+        self.presence = PresenceWriter(presence.instance_name(), lambda: self._targets(None))
+        self.draining = False
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -86,18 +95,41 @@ class Hub:
         self._reader = self.loop.create_task(self._read_forever())
         for worker in (self._send_forever, self._probe_forever, self._sweep_outbox_forever, self._check_heads_forever):
             self._tasks.append(self.loop.create_task(worker()))
+        self._presence_task = self.loop.create_task(self.presence.run_forever(self.close_requested))
+        self._tasks.append(self._presence_task)
         self._bind_in_background(fanout.everyone_group())
+        graceful = shutdown.install_sigterm_handler(self)
         mode = "RabbitMQ" if self.link.is_rabbitmq else "in-process (one instance only)"
-        logger.info("hub started: channel layer %s, namespace %s", mode, settings.NOTIFY_NAMESPACE)
+        logger.info(
+            "hub started: channel layer %s, namespace %s, instance %s%s",
+            mode,
+            settings.NOTIFY_NAMESPACE,
+            self.presence.instance,
+            ", SIGTERM closes sockets with 1001" if graceful else "",
+        )
 
     async def stop(self) -> None:
         for task in [*self._tasks, self._reader]:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*[t for t in [*self._tasks, self._reader] if t], return_exceptions=True)
+        await self._guarded(self.presence.close)
         await self.link.close()
         if Hub._running is self:
             Hub._running = None
+
+    async def drain(self) -> None:
+        """Close every local socket with 1001 and delete this process's presence rows (before a stop)."""
+        self.draining = True
+        self._presence_task.cancel()
+        await asyncio.gather(self._presence_task, return_exceptions=True)
+        # Rows first: a client that sees 1001 and asks another instance finds this one gone already.
+        await self.presence.close()
+        closing = [connection.close(CLOSE_GOING_AWAY) for connection in self._targets(None)]
+        await asyncio.gather(*closing, return_exceptions=True)
+        logger.info("drained: %s sockets closed with 1001, presence rows deleted", len(closing))
+        while self.connection_count():  # the clients' close replies, so the close frames reach them
+            await asyncio.sleep(0.05)
 
     # --- sockets ----------------------------------------------------------------
 
@@ -105,14 +137,16 @@ class Hub:
         """Start routing the user's events to this socket (never waits on the broker)."""
         first = not self.connections[connection.user_id]
         self.connections[connection.user_id].add(connection)
+        self.presence.connected(connection)
         if first:
             self._bind_in_background(fanout.user_group(connection.user_id), then_catch_up=connection.user_id)
 
     def unregister(self, connection: LocalConnection) -> None:
         sockets = self.connections.get(connection.user_id)
-        if sockets is None:
+        if sockets is None or connection not in sockets:
             return
         sockets.discard(connection)
+        self.presence.disconnected(connection)
         if not sockets:
             del self.connections[connection.user_id]
             self.loop.create_task(self._unbind(connection.user_id))
@@ -148,6 +182,18 @@ class Hub:
 
     def submit_threadsafe(self, group: str, message: dict, position: int | None) -> None:
         """Queue a message for the layer; `position` marks a stored event to record as fanned out."""
+        if position is not None:
+            metrics.record_stored(message.get("user_id"))
+            logger.info(
+                "event published",
+                extra={
+                    "event": "event.published",
+                    "event_id": message.get("payload", {}).get("id"),
+                    "kind": message.get("payload", {}).get("kind"),
+                    "user_id": message.get("user_id"),
+                    "seq": message.get("seq"),
+                },
+            )
         try:
             self.loop.call_soon_threadsafe(self._outgoing.put_nowait, (group, message, position))
         except RuntimeError:
@@ -158,7 +204,8 @@ class Hub:
             group, message, position = await self._outgoing.get()
             if not self.link.healthy and position is not None:
                 continue  # the outbox sweep sends it once the layer answers again
-            await self._send_to_group(group, message, [position] if position else [])
+            if await self._send_to_group(group, message, [position] if position else []) and position:
+                metrics.EVENTS_FANNED_OUT.inc()
 
     async def _send_to_group(self, group: str, message: dict, positions: list[int]) -> bool:
         try:
@@ -184,6 +231,7 @@ class Hub:
         for event in events:
             if await self._send_to_group(fanout.group_for(event), fanout.event_message(event), [event.position]):
                 sent += 1
+                metrics.EVENTS_RESENT.inc()
         if events:
             logger.info("outbox: re-sent %s of %s pending events", sent, len(events))
         return sent
@@ -245,7 +293,7 @@ class Hub:
         if time.monotonic() - self._last_replacement < MIN_SECS_BETWEEN_LAYER_REPLACEMENTS:
             return
         self._last_replacement = time.monotonic()
-        logger.warning("replacing the channel layer (%s)", self.link.last_error)
+        logger.warning("replacing the channel layer (%s)", self.link.last_error, extra={"event": "layer.replaced"})
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
         await self.link.open()
@@ -285,6 +333,12 @@ class Hub:
         ended = await database_sync_to_async(session_state.find_ended)(pairs)
         for connection in connections:
             if (connection.user_id, connection.session_key) in ended:
+                connection.offer_control(fanout.session_ended_message(connection.user_id, None))
+
+    def close_requested(self, connection_ids: set[str]) -> None:
+        """Close with 4000 the local sockets an operator asked to disconnect (found by the presence heartbeat)."""
+        for connection in self._targets(None):
+            if connection.connection_id in connection_ids:
                 connection.offer_control(fanout.session_ended_message(connection.user_id, None))
 
     async def _guarded(self, work) -> None:

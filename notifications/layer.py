@@ -70,8 +70,16 @@ class LayerLink:
             raise LayerUnavailable("layer not open")
         try:
             return await asyncio.wait_for(asyncio.shield(getattr(layer, method)(*args)), timeout)
-        except (asyncio.TimeoutError, OSError, ConnectionError) as exc:
+        except (TimeoutError, OSError, ConnectionError) as exc:
             raise LayerUnavailable(f"{method} did not complete: {exc.__class__.__name__}") from exc
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():
+                raise  # we are being cancelled: pass it on
+            # The layer's shared connection future was cancelled by someone else's
+            # unshielded wait: every call now raises CancelledError at once. Passing
+            # it on would kill the caller's loop (the hub's probe), so the layer is
+            # reported broken and gets replaced (tests/faults/test_layer_wedges.py).
+            raise LayerUnavailable(f"{method} was cancelled inside the layer") from None
 
     async def receive(self):
         """Wait for the next message on this process's channel (no deadline: it is the read loop)."""
@@ -88,7 +96,7 @@ class LayerLink:
             await self.call("send", self.channel, {"type": PROBE_MESSAGE, "number": number}, timeout=timeout)
             remaining = max(0.1, timeout - (time.monotonic() - started))
             await asyncio.wait_for(waiter, remaining)
-        except (LayerUnavailable, asyncio.TimeoutError) as exc:
+        except (TimeoutError, LayerUnavailable) as exc:
             self._record(number, ok=False, reason=f"probe failed: {exc or exc.__class__.__name__}")
             return False
         except Exception as exc:  # the layer itself raised: count it as down, log once
@@ -137,6 +145,12 @@ async def _close_quietly(layer: BaseChannelLayer) -> None:
         await asyncio.wait_for(close(), 5)
     except Exception:  # a wedged layer may fail any way; it is being dropped
         logger.debug("abandoned channel layer did not close cleanly", exc_info=True)
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise
+        # close() awaits its connection future, which raises CancelledError when
+        # an unshielded wait cancelled it: that layer is broken, not our caller.
+        logger.debug("abandoned channel layer's connection future was cancelled")
     for name in ("_reconnect_forever_task", "_expire_task"):
         task = getattr(layer, name, None)
         if task is not None and not task.done():

@@ -191,3 +191,50 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_unique_key")]
+
+
+class Connection(models.Model):
+    """One open socket, recorded by the process that holds it, so presence covers every instance.
+
+    The holding process refreshes `last_seen` of all its rows in one UPDATE
+    per heartbeat; readers count only rows seen within
+    NOTIFY_PRESENCE_TIMEOUT_SECS, so a row left by a killed process stops
+    counting without anyone deleting it.
+    """
+
+    connection_id = models.CharField(max_length=32, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    instance = models.CharField(max_length=200, help_text="The server instance holding the socket.")
+    # One value per running hub: a restarted instance with the same name never refreshes its predecessor's rows.
+    process = models.CharField(max_length=32, db_index=True, editable=False)
+    connected_at = models.DateTimeField()
+    last_activity = models.DateTimeField(help_text="The last frame the client sent (as of the last heartbeat).")
+    last_seen = models.DateTimeField(db_index=True, help_text="The holding instance's last heartbeat.")
+    disconnect_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by an operator; the holding instance closes the socket with 4000."
+    )
+
+    class Meta:
+        ordering = ["-connected_at"]
+        indexes = [models.Index(fields=["user", "last_seen"], name="connection_user_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} on {self.instance}"
+
+
+class AnnouncementManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=EventKind.ANNOUNCEMENT)
+
+
+class Announcement(Event):
+    """Announcements only, for the admin's compose-and-send page (stored as events)."""
+
+    objects = AnnouncementManager()
+
+    class Meta:
+        proxy = True
+        ordering = ["-position"]
+
+    def __str__(self) -> str:
+        return str(self.payload.get("title", "")) or f"announcement #{self.seq}"

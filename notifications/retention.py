@@ -2,6 +2,9 @@
 
 Each stream's `pruned_through_seq` records the highest seq that may be gone,
 so a resume from an older cursor gets `reset` instead of a silent hole.
+`prune_all` also drops what only ever grows otherwise: expired tickets,
+idempotency answers past their retry window, and presence rows of instances
+that died. Every step is one or a few short transactions, safe while serving.
 """
 
 from datetime import timedelta
@@ -10,8 +13,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import conf
-from .models import Event, StreamHead
+from . import conf, presence, tickets
+from .models import Event, IdempotencyRecord, StreamHead
 
 PRUNE_BATCH = 5000
 
@@ -40,3 +43,19 @@ def prune_expired_events(now=None, batch: int = PRUNE_BATCH) -> int:
                     pruned_through_seq=row["last"]
                 )
             deleted += doomed.delete()[0]
+
+
+def prune_idempotency_records(now=None) -> int:
+    """Delete Idempotency-Key answers older than NOTIFY_IDEMPOTENCY_DAYS; a retry after that acts again."""
+    cutoff = (now or timezone.now()) - timedelta(days=conf.idempotency_days())
+    return IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+def prune_all(now=None) -> dict[str, int]:
+    """Run every retention step; return how many rows each deleted."""
+    return {
+        "events": prune_expired_events(now),
+        "tickets": tickets.delete_expired_tickets(now),
+        "idempotency records": prune_idempotency_records(now),
+        "stale presence rows": presence.delete_stale(now),
+    }

@@ -30,7 +30,9 @@ def append_event(*, kind: str, payload: dict, user_id: int | None = None, reques
 
 def head_cursor(user_id: int) -> Cursor:
     """Return the cursor just past the newest committed event of a user's stream."""
-    heads = dict(StreamHead.objects.filter(Q(user_id=user_id) | Q(user__isnull=True)).values_list("user_id", "last_seq"))
+    heads = dict(
+        StreamHead.objects.filter(Q(user_id=user_id) | Q(user__isnull=True)).values_list("user_id", "last_seq")
+    )
     return Cursor(heads.get(None, 0), heads.get(user_id, 0))
 
 
@@ -65,7 +67,9 @@ def events_after(user_id: int, cursor: Cursor, limit: int = 500) -> Replay:
 def is_pruned_past(user_id: int, cursor: Cursor) -> bool:
     """Return whether events after `cursor` may have been deleted by retention."""
     heads = dict(
-        StreamHead.objects.filter(Q(user_id=user_id) | Q(user__isnull=True)).values_list("user_id", "pruned_through_seq")
+        StreamHead.objects.filter(Q(user_id=user_id) | Q(user__isnull=True)).values_list(
+            "user_id", "pruned_through_seq"
+        )
     )
     return cursor.announcements < heads.get(None, 0) or cursor.own < heads.get(user_id, 0)
 

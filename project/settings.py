@@ -96,9 +96,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so concurrent runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
     (BASE_DIR / "var").mkdir(exist_ok=True)
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request may run on a new thread, so persistent per-thread
+    # connections pile up until PostgreSQL refuses clients. A pool bounds them.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": 10,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -150,6 +156,14 @@ NOTIFY_NAMESPACE = env.str("NOTIFY_NAMESPACE", default="notify")
 NOTIFY_INSTANCE_NAME = env.str("NOTIFY_INSTANCE_NAME", default="")
 
 NOTIFY_ALLOWED_ORIGINS = env.list("NOTIFY_ALLOWED_ORIGINS", default=[])
+# A connection stops counting as online this long after its instance's last heartbeat.
+NOTIFY_PRESENCE_TIMEOUT_SECS = env.float("NOTIFY_PRESENCE_TIMEOUT_SECS", default=60.0)
+# On SIGTERM, sockets are closed with 1001 and given this long before daphne stops.
+NOTIFY_SHUTDOWN_GRACE_SECS = env.float("NOTIFY_SHUTDOWN_GRACE_SECS", default=5.0)
+# /metrics: a bearer token when set; else only loopback and private addresses (see docs/deployment.md).
+NOTIFY_METRICS_TOKEN = env.str("NOTIFY_METRICS_TOKEN", default="")
+NOTIFY_METRICS_PORT = env.int("NOTIFY_METRICS_PORT", default=None)
+NOTIFY_IDEMPOTENCY_DAYS = env.int("NOTIFY_IDEMPOTENCY_DAYS", default=2)
 
 if NOTIFY_AMQP_URL:
     CHANNEL_LAYERS = {
@@ -191,13 +205,24 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# One line per record: key=value (plain, the default) or JSON (DJANGO_LOG_FORMAT=json). Every
+# handler redacts tokens, tickets, cookies and passwords, whoever logged them.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "notifications.logfmt.RedactSecrets"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "notifications.logfmt.KeyValueFormatter"},
+        "json": {"()": "notifications.logfmt.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

@@ -51,3 +51,33 @@ def test_the_command_reports_what_it_deleted(ada, capsys):
     age([event], days=30)
     call_command("prune_events")
     assert "Deleted 1 events" in capsys.readouterr().out
+
+
+def test_prune_also_drops_expired_tickets_old_idempotency_answers_and_dead_instances_rows(ada, settings):
+    """One scheduled command clears every table that would otherwise only grow; fresh rows stay."""
+    from notifications.models import Connection, IdempotencyRecord, WebSocketTicket
+    from notifications.retention import prune_all
+
+    settings.NOTIFY_IDEMPOTENCY_DAYS = 2
+    settings.NOTIFY_PRESENCE_TIMEOUT_SECS = 60
+    now = timezone.now()
+    long_ago = now - timedelta(days=3)
+    WebSocketTicket.objects.create(ticket_hash="old", user=ada, expires_at=long_ago)
+    WebSocketTicket.objects.create(ticket_hash="new", user=ada, expires_at=now + timedelta(seconds=60))
+    old = IdempotencyRecord.objects.create(principal="svc", key="old", status_code=202, body={})
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=long_ago)
+    IdempotencyRecord.objects.create(principal="svc", key="new", status_code=202, body={})
+    for cid, seen in (("dead", long_ago), ("live", now)):
+        Connection.objects.create(
+            connection_id=cid,
+            user=ada,
+            instance="A",
+            process="p",
+            connected_at=seen,
+            last_activity=seen,
+            last_seen=seen,
+        )
+    assert prune_all() == {"events": 0, "tickets": 1, "idempotency records": 1, "stale presence rows": 1}
+    assert list(WebSocketTicket.objects.values_list("ticket_hash", flat=True)) == ["new"]
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+    assert list(Connection.objects.values_list("connection_id", flat=True)) == ["live"]

@@ -54,7 +54,8 @@ def as_api_exception(exc: Exception) -> Exception:
         return PayloadTooLarge()
     # A lost or refused connection, not a bug: integrity and programming errors stay 500s.
     if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        # The driver's message names the cause (refused, timeout, deadlock) and carries no credentials.
+        logger.warning("database unavailable: %s: %s", exc.__class__.__name__, str(exc).splitlines()[0][:200])
         return ServiceUnavailable()
     return exc
 

@@ -133,6 +133,7 @@ class PresenceConnectionSerializer(serializers.Serializer):
     instance = serializers.CharField()
     connected_at = serializers.DateTimeField()
     last_activity = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField(help_text="The holding instance's last heartbeat.")
 
 
 class PresenceUserSerializer(serializers.Serializer):
@@ -147,5 +148,8 @@ class PresenceInstanceSerializer(serializers.Serializer):
 
 
 class PresenceSerializer(serializers.Serializer):
+    online_users = serializers.IntegerField()
+    connections = serializers.IntegerField()
     instances = PresenceInstanceSerializer(many=True)
     users = PresenceUserSerializer(many=True)
+    timeout_secs = serializers.FloatField(help_text="A connection counts while its instance beat within this.")

@@ -24,8 +24,16 @@ class InstanceError(RuntimeError):
 class DaphneInstance:
     """A daphne subprocess with its own port and log file; restartable on the same port."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        log_dir: Path,
+        port: int | None = None,
+        application: str = "project.asgi:application",
+    ) -> None:
         self.name = name
+        self.application = application
         self.env = env
         self.port = port or free_port()
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +66,7 @@ class DaphneInstance:
         if self.is_running:
             raise InstanceError(f"{self!r} is already running; call restart() to start it again")
         self.starts += 1
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"]
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.application]
         with self.log_path.open("ab") as log:
             log.write(f"\n===== start #{self.starts} of {self.name} on port {self.port} =====\n".encode())
             log.flush()

@@ -97,7 +97,10 @@ class Deployment:
     def _run_admin_sql(self, statement: str) -> None:
         import psycopg
 
-        with psycopg.connect(self._server_url, autocommit=True, connect_timeout=10) as connection:
+        # The server's maintenance database: the one DATABASE_URL names may not exist yet.
+        parts = urllib.parse.urlsplit(self._server_url)
+        admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
             connection.execute(statement)
 
     def migrate(self) -> None:

@@ -186,6 +186,11 @@ class TcpProxy:
     async def _shutdown(self) -> None:
         self._forwarding.set()
         await self._cut()
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.wait(others, timeout=CONTROL_TIMEOUT_SECS / 2)
 
     async def _wait_links_gone(self) -> None:
         tasks = [link.task for link in self._links]

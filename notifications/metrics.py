@@ -1,0 +1,93 @@
+"""The process's Prometheus metrics: what operators watch to know delivery works.
+
+Each daphne instance exposes its own numbers at /metrics (see
+`metrics_view.py`); Prometheus scrapes every instance and sums. Counters
+are updated where the thing happens; the hub's state (open sockets, layer
+reconnects and health) is read at scrape time by `HubCollector`, so there is
+no second bookkeeping to drift.
+"""
+
+from datetime import datetime
+
+from django.utils import timezone
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+EVENTS_STORED = Counter(
+    "notify_events_stored", "Events this process stored and handed to its hub after commit.", ["kind"]
+)
+EVENTS_FANNED_OUT = Counter("notify_events_fanned_out", "Events handed to the channel layer on their first attempt.")
+EVENTS_RESENT = Counter("notify_events_resent", "Pending events the outbox sweep sent again.")
+DELIVERY_LAG = Histogram(
+    "notify_delivery_lag_seconds",
+    "From an event's commit to its frame being written to a socket.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+FRAMES_REFUSED = Counter(
+    "notify_frames_refused", "Client frames answered with an error or a closing code, by code.", ["code"]
+)
+SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated sockets this process accepted.")
+SOCKETS_REFUSED = Counter("notify_sockets_refused", "Sockets closed at once for lack of authentication.")
+
+_EVENT_FRAME_PREFIX = '{"type":"event"'
+_CREATED_AT_KEY = '"created_at":"'
+
+
+def observe_sent_frame(text: str) -> None:
+    """Record the delivery lag if `text` is an `event` frame.
+
+    The frame is built by splicing the stored payload, whose last key is
+    `created_at` (see actions._stamp), so the time is read from the tail
+    without decoding the frame a second time.
+    """
+    if not text.startswith(_EVENT_FRAME_PREFIX):
+        return
+    start = text.rfind(_CREATED_AT_KEY)
+    if start < 0:
+        return
+    start += len(_CREATED_AT_KEY)
+    try:
+        created = datetime.fromisoformat(text[start : text.index('"', start)])
+    except ValueError:
+        return
+    DELIVERY_LAG.observe(max(0.0, (timezone.now() - created).total_seconds()))
+
+
+def record_stored(user_id: int | None) -> None:
+    EVENTS_STORED.labels(kind="announcement" if user_id is None else "request.status").inc()
+
+
+def record_refused(code: str) -> None:
+    FRAMES_REFUSED.labels(code=code).inc()
+
+
+class HubCollector(Collector):
+    """Read the running hub's sockets and channel-layer state at scrape time."""
+
+    def describe(self):
+        return self._families()
+
+    def collect(self):
+        from .hub import Hub
+
+        hub = Hub.running()
+        status = hub.status() if hub is not None else {"connections": 0, "reconnects": 0, "healthy": False}
+        connections, reconnects, healthy = self._families()
+        connections.add_metric([], status["connections"])
+        reconnects.add_metric([], status["reconnects"])
+        healthy.add_metric([], 1 if status["healthy"] else 0)
+        return [connections, reconnects, healthy]
+
+    def _families(self) -> list:
+        return [
+            GaugeMetricFamily("notify_open_connections", "Sockets this process holds now."),
+            CounterMetricFamily(
+                "notify_channel_layer_reconnects", "Times this process replaced a channel layer that stopped answering."
+            ),
+            GaugeMetricFamily("notify_channel_layer_healthy", "1 while the last channel-layer probe succeeded."),
+        ]
+
+
+_HUB_COLLECTOR = HubCollector()
+REGISTRY.register(_HUB_COLLECTOR)
