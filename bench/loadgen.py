@@ -13,6 +13,7 @@ a line arrives on stdin. RESULT gets counts and latency percentiles.
 import asyncio
 import json
 import sys
+import threading
 import time
 
 from websockets.asyncio.client import connect
@@ -69,7 +70,16 @@ def percentile(values: list[float], share: float) -> float | None:
 
 
 async def wait_for_stop_line() -> None:
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    """Return when the parent writes a line (or closes stdin); a daemon thread, so exit never waits on it."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+
+    def read() -> None:
+        sys.stdin.readline()
+        loop.call_soon_threadsafe(stopped.set)
+
+    threading.Thread(target=read, daemon=True).start()
+    await stopped.wait()
 
 
 async def main(spec_path: str, result_path: str) -> None:

@@ -146,7 +146,7 @@ def naive_message(i: int) -> dict:
 
 def summarize(name: str, result: dict, started: float, **extra) -> dict:
     span = max(1e-9, result["last_receipt"] - started)
-    return {
+    row = {
         "workload": name,
         "delivered": result["unique"],
         "expected": result["expected"],
@@ -156,6 +156,8 @@ def summarize(name: str, result: dict, started: float, **extra) -> dict:
         **result["latency_ms"],
         **extra,
     }
+    print(json.dumps(row), flush=True)
+    return row
 
 
 async def notify_clients(deployment, instances, token: str, usernames: list[str]) -> list[dict]:

@@ -31,6 +31,7 @@ MIN_SECS_BETWEEN_LAYER_REPLACEMENTS = 8.0
 OUTBOX_SWEEP_SECS = 1.0
 OUTBOX_GRACE = timedelta(seconds=2)
 HEADS_CHECK_SECS = 5.0
+SEND_BATCH = 200
 CLOSE_GOING_AWAY = 1001
 
 
@@ -200,23 +201,36 @@ class Hub:
             pass  # the loop has closed (shutdown); the outbox keeps the event
 
     async def _send_forever(self) -> None:
+        """Send what commits hand over, in order; record the stored events sent with one write per batch."""
         while True:
-            group, message, position = await self._outgoing.get()
-            if not self.link.healthy and position is not None:
-                continue  # the outbox sweep sends it once the layer answers again
-            if await self._send_to_group(group, message, [position] if position else []) and position:
-                metrics.EVENTS_FANNED_OUT.inc()
+            batch = [await self._outgoing.get()]
+            while not self._outgoing.empty() and len(batch) < SEND_BATCH:
+                batch.append(self._outgoing.get_nowait())
+            if not self.link.healthy:
+                # The outbox sweep sends stored events once the layer answers again.
+                batch = [item for item in batch if item[2] is None]
+            try:
+                metrics.EVENTS_FANNED_OUT.inc(await self._send_all(batch))
+            except Exception:  # e.g. the database went away while recording; the outbox re-sends
+                logger.exception("hub could not fan out a batch; the outbox sweep re-sends what is pending")
 
-    async def _send_to_group(self, group: str, message: dict, positions: list[int]) -> bool:
-        try:
-            await self.link.call("group_send", group, message)
-        except LayerUnavailable:
-            if positions:
-                await database_sync_to_async(outbox.mark_attempt_failed)(positions)
-            return False
-        if positions:
-            await database_sync_to_async(outbox.mark_fanned_out)(positions)
-        return True
+    async def _send_all(self, batch: list[tuple[str, dict, int | None]]) -> int:
+        """Send each (group, message, position) in order; record the outcome of stored events; return how many went."""
+        sent, failed = [], []
+        for group, message, position in batch:
+            try:
+                await self.link.call("group_send", group, message)
+            except LayerUnavailable:
+                if position is not None:
+                    failed.append(position)
+                continue
+            if position is not None:
+                sent.append(position)
+        if failed:
+            await database_sync_to_async(outbox.mark_attempt_failed)(failed)
+        if sent:
+            await database_sync_to_async(outbox.mark_fanned_out)(sent)
+        return len(sent)
 
     async def _sweep_outbox_forever(self) -> None:
         while True:
@@ -227,11 +241,9 @@ class Hub:
     async def sweep_outbox(self) -> int:
         """Send the events no instance has fanned out yet; return how many were sent."""
         events = await database_sync_to_async(outbox.claim_pending)(OUTBOX_GRACE)
-        sent = 0
-        for event in events:
-            if await self._send_to_group(fanout.group_for(event), fanout.event_message(event), [event.position]):
-                sent += 1
-                metrics.EVENTS_RESENT.inc()
+        batch = [(fanout.group_for(event), fanout.event_message(event), event.position) for event in events]
+        sent = await self._send_all(batch)
+        metrics.EVENTS_RESENT.inc(sent)
         if events:
             logger.info("outbox: re-sent %s of %s pending events", sent, len(events))
         return sent
@@ -281,13 +293,17 @@ class Hub:
 
     async def _probe_forever(self) -> None:
         while True:
-            was_healthy = self.link.healthy
-            ok = await self.link.probe(PROBE_TIMEOUT_SECS)
-            if ok and not was_healthy:
-                await self._after_recovery()
-            elif not ok:
-                await self._maybe_replace_layer()
+            await self._guarded(self._probe_once)
             await asyncio.sleep(PROBE_INTERVAL_SECS)
+
+    async def _probe_once(self) -> None:
+        """Probe the layer; replace it when it fails, catch every socket up when it comes back."""
+        was_healthy = self.link.healthy
+        ok = await self.link.probe(PROBE_TIMEOUT_SECS)
+        if ok and not was_healthy:
+            await self._after_recovery()
+        elif not ok:
+            await self._maybe_replace_layer()
 
     async def _maybe_replace_layer(self) -> None:
         if time.monotonic() - self._last_replacement < MIN_SECS_BETWEEN_LAYER_REPLACEMENTS:

@@ -12,11 +12,6 @@ from tests.sockets import make_user, receive_until, signed_in_socket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Hub._send_forever has no guard: an OperationalError from outbox.mark_fanned_out ends it, and every "
-    "later event of this process waits for the outbox sweep (>= 2 s) instead of going out live",
-)
 async def test_live_fan_out_survives_a_database_error_while_recording_a_send(hub, monkeypatch):
     """One failed `mark_fanned_out` (database gone for a moment) must not stop this process's live fan-out."""
     user = await make_user("ada")
