@@ -313,11 +313,20 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
 
 def versions() -> str:
     import channels
-    import channels_rabbitmq  # noqa: F401
     import daphne
     import django
+    from importlib.metadata import version
 
-    return f"Python {platform.python_version()}, Django {django.get_version()}, channels {channels.__version__}, daphne {daphne.__version__}"
+    return (
+        f"Python {platform.python_version()}, Django {django.get_version()}, channels {channels.__version__}, "
+        f"daphne {daphne.__version__}, channels-rabbitmq {version('channels-rabbitmq')}, "
+        f"channels-redis {version('channels-redis')}"
+    )
+
+
+def machine() -> str:
+    memory = Path("/proc/meminfo").read_text().split()[1]
+    return f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB, {platform.platform()}"
 
 
 def table(rows: list[dict]) -> str:
@@ -356,7 +365,11 @@ def main() -> None:
     report = table(rows)
     print(report)
     if args.write:
-        Path(args.write).write_text(report + "\n")
+        command = "python -m bench.run" + (" --short" if args.short else "") + f" --write {args.write}"
+        Path(args.write).write_text(
+            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; {versions()}.\n"
+            f"Command: `{command}`\n\n{report}\n"
+        )
     bad = [r["workload"] for r in rows if r.get("lost") or r.get("duplicated")]
     ours_bad = [name for name in bad if "naive" not in name]
     if ours_bad:

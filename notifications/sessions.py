@@ -13,9 +13,7 @@ def find_ended(pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
     user_ids = {user_id for user_id, _ in pairs}
     active = set(get_user_model().objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
     live_keys = _live_session_keys({key for _, key in pairs if key})
-    return {
-        (user_id, key) for user_id, key in pairs if user_id not in active or (key and key not in live_keys)
-    }
+    return {(user_id, key) for user_id, key in pairs if user_id not in active or (key and key not in live_keys)}
 
 
 def _live_session_keys(keys: set[str]) -> set[str]:

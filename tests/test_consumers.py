@@ -23,6 +23,7 @@ from .sockets import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 async def test_welcome_names_the_user_and_the_head_of_its_stream(hub):
     """A signed-in browser gets `welcome` with its user, a connection id, a cursor and the heartbeat."""
     user = await make_user("ada")

@@ -32,6 +32,7 @@ async def test_readyz_is_200_when_database_and_layer_answer(hub):
 @pytest.mark.django_db(transaction=True)
 async def test_readyz_is_503_while_the_layer_does_not_answer(hub, monkeypatch):
     """A failed probe turns /readyz to 503 with the reason."""
+
     async def never(*args, **kwargs):
         raise LayerUnavailable("gone")
 
