@@ -312,10 +312,11 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
 
 
 def versions() -> str:
+    from importlib.metadata import version
+
     import channels
     import daphne
     import django
-    from importlib.metadata import version
 
     return (
         f"Python {platform.python_version()}, Django {django.get_version()}, channels {channels.__version__}, "
