@@ -64,3 +64,8 @@ def metrics_port() -> int | None:
 def idempotency_days() -> int:
     """How long a publish's Idempotency-Key answer is kept for retries."""
     return _get("NOTIFY_IDEMPOTENCY_DAYS", 2)
+
+
+def max_socket_buffer_bytes() -> int:
+    """How much unsent data daphne may hold for one socket before dropping it (a client that stopped reading)."""
+    return _get("NOTIFY_MAX_SOCKET_BUFFER_BYTES", 1024 * 1024)

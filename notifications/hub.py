@@ -18,7 +18,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import fanout, frames, metrics, outbox, presence, shutdown, streams
+from . import backpressure, fanout, frames, metrics, outbox, presence, shutdown, streams
 from . import sessions as session_state
 from .layer import LayerLink, LayerUnavailable
 from .presence_writer import PresenceWriter
@@ -99,6 +99,7 @@ class Hub:
         self._presence_task = self.loop.create_task(self.presence.run_forever(self.close_requested))
         self._tasks.append(self._presence_task)
         self._bind_in_background(fanout.everyone_group())
+        backpressure.bound_daphne_send_buffers()
         graceful = shutdown.install_sigterm_handler(self)
         mode = "RabbitMQ" if self.link.is_rabbitmq else "in-process (one instance only)"
         logger.info(

