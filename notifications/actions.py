@@ -38,15 +38,8 @@ def _status_event(tracked: TrackedRequest, message: str, data: dict | None) -> E
     event = streams.append_event(
         kind=EventKind.REQUEST_STATUS, payload=payload, user_id=tracked.owner_id, request=tracked
     )
-    _stamp(event)
     fanout.fan_out_on_commit(event)
     return event
-
-
-def _stamp(event: Event) -> None:
-    """Put the identity the database just gave the event into its stored payload."""
-    event.payload = {"id": str(event.id), **event.payload, "created_at": event.created_at.isoformat()}
-    Event.objects.filter(pk=event.pk).update(payload=event.payload)
 
 
 def do_create_request(owner: AbstractBaseUser, title: str, external_id: str = "") -> tuple[TrackedRequest, Event]:
@@ -94,7 +87,6 @@ def do_broadcast(title: str, body: str = "", level: str = AnnouncementLevel.INFO
     with transaction.atomic():
         payload = {"kind": EventKind.ANNOUNCEMENT.value, "title": title, "body": body, "level": level}
         event = streams.append_event(kind=EventKind.ANNOUNCEMENT, payload=payload)
-        _stamp(event)
         fanout.fan_out_on_commit(event)
     return event
 

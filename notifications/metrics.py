@@ -38,7 +38,7 @@ def observe_sent_frame(text: str) -> None:
     """Record the delivery lag if `text` is an `event` frame.
 
     The frame is built by splicing the stored payload, whose last key is
-    `created_at` (see actions._stamp), so the time is read from the tail
+    `created_at` (see streams.append_event), so the time is read from the tail
     without decoding the frame a second time.
     """
     if not text.startswith(_EVENT_FRAME_PREFIX):

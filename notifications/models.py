@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 
 class RequestStatus(models.TextChoices):
@@ -78,7 +79,7 @@ class Event(models.Model):
     seq = models.PositiveBigIntegerField(help_text="Position in the user's or the announcement sequence.")
     request = models.ForeignKey(TrackedRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     payload = models.JSONField(help_text="The event as clients receive it, less the cursor.")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Outbox state: null until a server instance handed it to the channel layer.
     fanned_out_at = models.DateTimeField(null=True, blank=True)
     fanout_attempts = models.PositiveIntegerField(default=0)

@@ -5,27 +5,58 @@ head row until the transaction commits, so sequence numbers are gapless and
 commit in order: when a client has seen seq N, every seq below N is committed.
 """
 
+import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from .cursors import Cursor
 from .models import Event, EventKind, StreamHead
 
 
-def _locked_head(user_id: int | None) -> StreamHead:
-    StreamHead.objects.get_or_create(user_id=user_id)
-    return StreamHead.objects.select_for_update().get(user_id=user_id)
+def _next_seq(user_id: int | None) -> int:
+    """Increment the stream's head and return the new seq; the row stays locked until commit.
+
+    One `UPDATE ... RETURNING` both locks and allocates (PostgreSQL, SQLite
+    3.35+); a stream's first event creates its head row first.
+    """
+    table = StreamHead._meta.db_table
+    where = "user_id IS NULL" if user_id is None else "user_id = %s"
+    with connection.cursor() as cursor:
+        for _ in range(2):
+            cursor.execute(
+                f"UPDATE {table} SET last_seq = last_seq + 1 WHERE {where} RETURNING last_seq",
+                [] if user_id is None else [user_id],
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                return row[0]
+            StreamHead.objects.get_or_create(user_id=user_id)
+    raise RuntimeError(f"no stream head for user {user_id} after creating it")
 
 
 def append_event(*, kind: str, payload: dict, user_id: int | None = None, request=None) -> Event:
-    """Store an event at the next position of its stream (the user's, or announcements when no user)."""
+    """Store an event at the next position of its stream (the user's, or announcements when no user).
+
+    The stored payload is what clients receive (less the cursor): it starts
+    with the event's `id` and ends with `created_at` (metrics read the lag
+    from the tail of the encoded frame).
+    """
     assert transaction.get_connection().in_atomic_block, "append_event needs transaction.atomic()"
-    head = _locked_head(user_id)
-    head.last_seq += 1
-    head.save(update_fields=["last_seq"])
-    return Event.objects.create(kind=kind, user_id=user_id, seq=head.last_seq, request=request, payload=payload)
+    seq = _next_seq(user_id)
+    event_id, created_at = uuid.uuid4(), timezone.now()
+    payload = {"id": str(event_id), **payload, "created_at": created_at.isoformat()}
+    return Event.objects.create(
+        id=event_id,
+        kind=kind,
+        user_id=user_id,
+        seq=seq,
+        request=request,
+        payload=payload,
+        created_at=created_at,
+    )
 
 
 def head_cursor(user_id: int) -> Cursor:
