@@ -25,6 +25,7 @@ import django  # noqa: E402  (the environment above must be in place first)
 # settings that are already loaded; load them now that the environment is set.
 django.setup()
 
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -37,9 +38,6 @@ async def hub():
     hub = await Hub.ensure_started()
     yield hub
     await hub.stop()
-
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +67,28 @@ def _force_drop_postgres_database(database: dict, name: str) -> None:
     params.update({"password": database["PASSWORD"]} if database["PASSWORD"] else {})
     with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=10, **params) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Tests that start real processes are marked by their folder, so `-m integration`
+# (or `browser`, `faults`) selects them and `-m "not integration"` leaves them out.
+FOLDER_MARKERS = {
+    "integration": ("integration",),
+    "browser": ("integration", "browser"),
+    "faults": ("integration", "faults"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        relative = Path(item.path).relative_to(tests_dir)
+        for name in FOLDER_MARKERS.get(relative.parts[0], ()) if len(relative.parts) > 1 else ():
+            item.add_marker(getattr(pytest.mark, name))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the item, so fixtures can print logs and save artifacts for failed tests."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

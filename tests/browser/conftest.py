@@ -41,21 +41,6 @@ ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.integration)
-            item.add_marker(pytest.mark.browser)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    setattr(item, f"report_{report.when}", report)
-    return report
-
-
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Return one headless chromium for the whole folder (Debian's; Playwright never downloads one)."""

@@ -17,20 +17,6 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 BROKER_PROBE_TIMEOUT_SECS = 3.0
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.integration)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    setattr(item, f"report_{report.when}", report)
-    return report
-
-
 def _test_failed(request: pytest.FixtureRequest) -> bool:
     return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
 
