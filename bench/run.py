@@ -187,9 +187,14 @@ async def broadcast_workload(
     return rows
 
 
-async def run(sizes: Sizes, workdir: Path) -> list[dict]:
+WORKLOADS = ("W1", "W2", "W3", "W4", "baselines")
+
+
+async def run(sizes: Sizes, workdir: Path, only: set[str]) -> list[dict]:
     rows: list[dict] = []
-    with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL) as ours:
+    # W3 issues all its tickets before it connects: let them outlive the issuing.
+    ticket_ttl = {"NOTIFY_TICKET_TTL_SECS": "1800"}
+    with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env=ticket_ttl) as ours:
         instances = [ours.instance("A"), ours.instance("B")]
         token = ours.create_service_token("bench", "publish", "broadcast")
         users = create_users(ours, sizes.clients, with_requests=True)
@@ -197,7 +202,7 @@ async def run(sizes: Sizes, workdir: Path) -> list[dict]:
         headers = {"Authorization": f"Token {token}"}
 
         rows += await broadcast_workload(
-            "ours, 2 instances",
+            "ours, 2 instances" if "W1" in only else None,
             instances,
             lambda: notify_clients(ours, instances, token, names),
             "notify",
@@ -207,43 +212,59 @@ async def run(sizes: Sizes, workdir: Path) -> list[dict]:
             headers,
         )
 
-        clients = await notify_clients(ours, instances, token, names)
-        load = LoadGenerator(clients, "notify", expect=sizes.per_user_events // len(names), timeout=300)
+        if "W2" in only:
+            rows.append(await per_user_workload(ours, instances, token, users, sizes))
+        if "W4" in only:
+            rows += await publish_workload(ours, instances, token, users, sizes)
+        if "W3" in only:
+            rows.append(await idle_connections(ours, instances[0], token, names, sizes.idle_connections))
+
+    if "baselines" in only:
+        rows += await baseline_redis(workdir, sizes)
+        rows += await baseline_naive(workdir, sizes)
+    return rows
+
+
+async def per_user_workload(ours, instances, token: str, users: dict, sizes: Sizes) -> dict:
+    """W2: status events round-robin over users, one client per user, 32 publishers as fast as they go."""
+    names = sorted(users)
+    clients = await notify_clients(ours, instances, token, names)
+    load = LoadGenerator(clients, "notify", expect=sizes.per_user_events // len(names), timeout=300)
+    load.wait_ready()
+    bodies = [
+        {"request": users[names[i % len(names)]], "status": "processing", "progress": i % 100}
+        for i in range(sizes.per_user_events - sizes.per_user_events % len(names))
+    ]
+    started, _ = await post_as_fast(instances[0].url, token, bodies, workers=32)
+    return summarize("W2 per-user (ours, 2 instances)", load.finish(timeout=300), started)
+
+
+async def publish_workload(ours, instances, token: str, users: dict, sizes: Sizes) -> list[dict]:
+    """W4: publish throughput and latency to the socket with 1, 8 and 32 concurrent publishers."""
+    names = sorted(users)
+    rows = []
+    for workers in (1, 8, 32):
+        subset = names[:32]
+        clients = await notify_clients(ours, instances, token, subset)
+        per_client = max(1, sizes.publish_events // len(subset))
+        load = LoadGenerator(clients, "notify", expect=per_client, timeout=300)
         load.wait_ready()
         bodies = [
-            {"request": users[names[i % len(names)]], "status": "processing", "progress": i % 100}
-            for i in range(sizes.per_user_events - sizes.per_user_events % len(names))
+            {"request": users[subset[i % len(subset)]], "status": "processing", "progress": i % 100}
+            for i in range(per_client * len(subset))
         ]
-        started, _ = await post_as_fast(instances[0].url, token, bodies, workers=32)
-        rows.append(summarize("W2 per-user (ours, 2 instances)", load.finish(timeout=300), started))
-
-        for workers in (1, 8, 32):
-            subset = names[:32]
-            clients = await notify_clients(ours, instances, token, subset)
-            per_client = max(1, sizes.publish_events // len(subset))
-            load = LoadGenerator(clients, "notify", expect=per_client, timeout=300)
-            load.wait_ready()
-            bodies = [
-                {"request": users[subset[i % len(subset)]], "status": "processing", "progress": i % 100}
-                for i in range(per_client * len(subset))
-            ]
-            started, timings = await post_as_fast(instances[0].url, token, bodies, workers=workers)
-            post_secs = max(1e-9, time.time() - started)
-            timings.sort()
-            rows.append(
-                summarize(
-                    f"W4 publish, {workers} publisher(s)",
-                    load.finish(timeout=300),
-                    started,
-                    posts_per_sec=round(len(bodies) / post_secs),
-                    post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
-                )
+        started, timings = await post_as_fast(instances[0].url, token, bodies, workers=workers)
+        post_secs = max(1e-9, time.time() - started)
+        timings.sort()
+        rows.append(
+            summarize(
+                f"W4 publish, {workers} publisher(s)",
+                load.finish(timeout=300),
+                started,
+                posts_per_sec=round(len(bodies) / post_secs),
+                post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
             )
-
-        rows.append(await idle_connections(ours, instances[0], token, names, sizes.idle_connections))
-
-    rows += await baseline_redis(workdir, sizes)
-    rows += await baseline_naive(workdir, sizes)
+        )
     return rows
 
 
@@ -357,11 +378,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--short", action="store_true", help="small numbers; fail on any loss or duplicate")
     parser.add_argument("--write", default=None, help="write the table into this markdown file")
+    parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="workloads to run")
     args = parser.parse_args()
     sizes = SHORT if args.short else FULL
     workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     print(f"instance logs: {workdir}", flush=True)
-    rows = asyncio.run(run(sizes, workdir))
+    rows = asyncio.run(run(sizes, workdir, set(args.only)))
     shutil.rmtree(workdir, ignore_errors=True)
     report = table(rows)
     print(report)

@@ -164,6 +164,7 @@ NOTIFY_SHUTDOWN_GRACE_SECS = env.float("NOTIFY_SHUTDOWN_GRACE_SECS", default=5.0
 NOTIFY_METRICS_TOKEN = env.str("NOTIFY_METRICS_TOKEN", default="")
 NOTIFY_METRICS_PORT = env.int("NOTIFY_METRICS_PORT", default=None)
 NOTIFY_IDEMPOTENCY_DAYS = env.int("NOTIFY_IDEMPOTENCY_DAYS", default=2)
+NOTIFY_TICKET_TTL_SECS = env.int("NOTIFY_TICKET_TTL_SECS", default=60)
 # A socket whose client stopped reading is dropped once daphne holds this much unsent data for it.
 NOTIFY_MAX_SOCKET_BUFFER_BYTES = env.int("NOTIFY_MAX_SOCKET_BUFFER_BYTES", default=1024 * 1024)
 
