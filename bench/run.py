@@ -174,8 +174,13 @@ async def notify_clients(deployment, instances, token: str, usernames: list[str]
 async def broadcast_workload(
     label, instances, fresh_clients, protocol, sizes, publish_path, body, headers
 ) -> list[dict]:
-    """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new tickets."""
+    """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new tickets.
+
+    `label` None means W1 was not selected.
+    """
     rows = []
+    if label is None:
+        return rows
     for count, rate, name in (
         (sizes.broadcasts, sizes.broadcast_rate, "W1 saturated"),
         (sizes.slow_broadcasts, 1.0, "W1 at 1/s"),
@@ -277,12 +282,14 @@ async def idle_connections(deployment, instance, token: str, names: list[str], c
     connect_secs = load.wait_ready(timeout=600)
     after = rss_kib(instance.pid)
     load.stop()
-    return {
+    row = {
         "workload": f"W3 idle connections (ours, 1 instance, {count})",
         "delivered": count,
         "connect_per_sec": round(count / max(1e-9, connect_secs)),
         "kib_per_connection": round((after - before) / count, 1),
     }
+    print(json.dumps(row), flush=True)
+    return row
 
 
 async def baseline_redis(workdir: Path, sizes: Sizes) -> list[dict]:
