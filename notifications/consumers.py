@@ -119,7 +119,6 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def send_text(self, text: str) -> None:
         await self.send(text_data=text)
-        metrics.observe_sent_frame(text)
 
     # --- from the client -------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 
-from . import frames, streams
+from . import frames, metrics, streams
 from .cursors import Cursor
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class OrderedDelivery:
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._pending_frames: list[str] = []
+        self._pending_frames: list[tuple[str, datetime]] = []
 
     def start(self, hold_live_secs: float) -> None:
         """Start the pump; live events wait up to `hold_live_secs` for a first `resume`."""
@@ -101,7 +102,8 @@ class OrderedDelivery:
         if seq > seen + 1:
             self._catch_up_wanted = True  # the gap, and this one, come from the database
             return
-        self._pending_frames.append(self._advance(is_announcement, seq, message["encoded"]))
+        frame = self._advance(is_announcement, seq, message["encoded"])
+        self._pending_frames.append((frame, message["created_at"]))
 
     def _advance(self, is_announcement: bool, seq: int, encoded: str) -> str:
         if is_announcement:
@@ -112,8 +114,9 @@ class OrderedDelivery:
 
     async def _flush(self) -> None:
         pending, self._pending_frames = self._pending_frames, []
-        for text in pending:
+        for text, created_at in pending:
             await self._send(text)
+            metrics.observe_delivery_lag(created_at)
 
     async def _serve_resume(self, cursor: Cursor, ref: str | None) -> None:
         head = await database_sync_to_async(streams.head_cursor)(self.user_id)
@@ -139,9 +142,8 @@ class OrderedDelivery:
             for stored in replay.events:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     is_announcement = stored.user_id is None
-                    self._pending_frames.append(
-                        self._advance(is_announcement, stored.seq, frames.encode_payload(stored.payload))
-                    )
+                    frame = self._advance(is_announcement, stored.seq, frames.encode_payload(stored.payload))
+                    self._pending_frames.append((frame, stored.created_at))
                     count += 1
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
             await self._flush()

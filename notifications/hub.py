@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -274,7 +274,12 @@ class Hub:
         self.link.probe_arrived(message)
 
     def on_event_stored(self, message: dict) -> None:
-        message = {**message, "encoded": frames.encode_payload(message["payload"])}
+        # Once per process, not once per socket: the encoded payload and its time.
+        message = {
+            **message,
+            "encoded": frames.encode_payload(message["payload"]),
+            "created_at": datetime.fromisoformat(message["payload"]["created_at"]),
+        }
         targets = self._targets(message["user_id"])
         for connection in targets:
             connection.offer_event(message)

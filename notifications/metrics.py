@@ -30,28 +30,10 @@ FRAMES_REFUSED = Counter(
 SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated sockets this process accepted.")
 SOCKETS_REFUSED = Counter("notify_sockets_refused", "Sockets closed at once for lack of authentication.")
 
-_EVENT_FRAME_PREFIX = '{"type":"event"'
-_CREATED_AT_KEY = '"created_at":"'
 
-
-def observe_sent_frame(text: str) -> None:
-    """Record the delivery lag if `text` is an `event` frame.
-
-    The frame is built by splicing the stored payload, whose last key is
-    `created_at` (see streams.append_event), so the time is read from the tail
-    without decoding the frame a second time.
-    """
-    if not text.startswith(_EVENT_FRAME_PREFIX):
-        return
-    start = text.rfind(_CREATED_AT_KEY)
-    if start < 0:
-        return
-    start += len(_CREATED_AT_KEY)
-    try:
-        created = datetime.fromisoformat(text[start : text.index('"', start)])
-    except ValueError:
-        return
-    DELIVERY_LAG.observe(max(0.0, (timezone.now() - created).total_seconds()))
+def observe_delivery_lag(created_at: datetime) -> None:
+    """Record the time from an event's storing to its frame being handed to the socket."""
+    DELIVERY_LAG.observe(max(0.0, (timezone.now() - created_at).total_seconds()))
 
 
 def record_stored(user_id: int | None) -> None:

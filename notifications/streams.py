@@ -41,8 +41,7 @@ def append_event(*, kind: str, payload: dict, user_id: int | None = None, reques
     """Store an event at the next position of its stream (the user's, or announcements when no user).
 
     The stored payload is what clients receive (less the cursor): it starts
-    with the event's `id` and ends with `created_at` (metrics read the lag
-    from the tail of the encoded frame).
+    with the event's `id` and carries its `created_at`.
     """
     assert transaction.get_connection().in_atomic_block, "append_event needs transaction.atomic()"
     seq = _next_seq(user_id)

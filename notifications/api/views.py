@@ -42,7 +42,18 @@ class ApiView(generics.GenericAPIView):
         return getattr(self, "swagger_fake_view", False)
 
 
-class RequestListCreateView(generics.ListAPIView, ApiView):
+class VisibleRequestsView(ApiView):
+    """A view over the requests the caller may see (owner, staff, or a publishing service)."""
+
+    permission_classes = [IsSignedInUser | CanPublish]
+
+    def get_visible_requests(self) -> QuerySet[TrackedRequest]:
+        if self.is_schema_generation():
+            return TrackedRequest.objects.none()
+        return get_visible_requests(self.request.user)
+
+
+class RequestListCreateView(generics.ListAPIView, VisibleRequestsView):
     """List the caller's requests, or create one.
 
     A signed-in user creates for itself and lists its own (staff list all).
@@ -50,13 +61,10 @@ class RequestListCreateView(generics.ListAPIView, ApiView):
     `user` and, since it acts for users, lists every user's requests.
     """
 
-    permission_classes = [IsSignedInUser | CanPublish]
     serializer_class = serializers.RequestSerializer
 
     def get_queryset(self) -> QuerySet[TrackedRequest]:
-        if self.is_schema_generation():
-            return TrackedRequest.objects.none()
-        return get_visible_requests(self.request.user)
+        return self.get_visible_requests()
 
     @extend_schema(
         request=serializers.RequestCreateSerializer,
@@ -76,29 +84,25 @@ class RequestListCreateView(generics.ListAPIView, ApiView):
 
 
 @extend_schema(parameters=[REQUEST_ID_PARAMETER])
-class RequestDetailView(generics.RetrieveAPIView, ApiView):
+class RequestDetailView(generics.RetrieveAPIView, VisibleRequestsView):
     """Show one request to its owner, staff, or a publishing service; anyone else gets 404."""
 
-    permission_classes = [IsSignedInUser | CanPublish]
     serializer_class = serializers.RequestSerializer
 
     def get_queryset(self) -> QuerySet[TrackedRequest]:
-        if self.is_schema_generation():
-            return TrackedRequest.objects.none()
-        return get_visible_requests(self.request.user)
+        return self.get_visible_requests()
 
 
 @extend_schema(parameters=[REQUEST_ID_PARAMETER])
-class RequestEventsView(generics.ListAPIView, ApiView):
+class RequestEventsView(generics.ListAPIView, VisibleRequestsView):
     """List a request's events, oldest first, to whoever may see the request (else 404)."""
 
-    permission_classes = [IsSignedInUser | CanPublish]
     serializer_class = serializers.StoredEventSerializer
 
     def get_queryset(self) -> QuerySet[Event]:
         if self.is_schema_generation():
             return Event.objects.none()
-        tracked = generics.get_object_or_404(get_visible_requests(self.request.user), pk=self.kwargs["pk"])
+        tracked = generics.get_object_or_404(self.get_visible_requests(), pk=self.kwargs["pk"])
         return tracked.events.order_by("position")
 
 
