@@ -178,7 +178,11 @@ class Hub:
         try:
             await self.link.call("group_discard", group, self.link.channel)
         except LayerUnavailable:
-            pass
+            return
+        if user_id in self.connections:
+            # The user came back while the unbind was in flight, and its bind may
+            # have landed first: bind again so live events do not wait for the heads check.
+            self._bind_in_background(group, then_catch_up=user_id)
 
     # --- publishing (from any thread) ----------------------------------------------
 
