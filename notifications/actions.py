@@ -4,10 +4,14 @@ Views, consumers, the admin and management commands call these; nothing else
 writes requests or events.
 """
 
+import uuid
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
-from . import fanout, presence, streams
+from . import fanout, presence, rowupdates, streams
 from .errors import Conflict, NotFound
 from .models import (
     AnnouncementLevel,
@@ -16,6 +20,17 @@ from .models import (
     RequestStatus,
     TrackedRequest,
 )
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One status a service reports for a request."""
+
+    request_id: uuid.UUID
+    status: str
+    progress: int | None = None
+    message: str = ""
+    data: dict | None = None
 
 
 def _request_payload(tracked: TrackedRequest) -> dict:
@@ -28,25 +43,23 @@ def _request_payload(tracked: TrackedRequest) -> dict:
     }
 
 
-def _status_event(tracked: TrackedRequest, message: str, data: dict | None) -> Event:
+def _status_event(tracked: TrackedRequest, message: str, data: dict | None) -> streams.NewEvent:
+    """Return the event that reports the request's current state to its owner."""
     payload = {
         "kind": EventKind.REQUEST_STATUS.value,
         "request": _request_payload(tracked),
         "message": message,
         "data": data or {},
     }
-    event = streams.append_event(
-        kind=EventKind.REQUEST_STATUS, payload=payload, user_id=tracked.owner_id, request=tracked
-    )
-    fanout.fan_out_on_commit(event)
-    return event
+    return streams.NewEvent(kind=EventKind.REQUEST_STATUS, payload=payload, user_id=tracked.owner_id, request=tracked)
 
 
 def do_create_request(owner: AbstractBaseUser, title: str, external_id: str = "") -> tuple[TrackedRequest, Event]:
     """Create a tracked request in `queued` and publish its first status event."""
     with transaction.atomic():
         tracked = TrackedRequest.objects.create(owner=owner, title=title, external_id=external_id or "")
-        event = _status_event(tracked, message="", data=None)
+        [event] = streams.append_events([_status_event(tracked, message="", data=None)])
+        fanout.fan_out_on_commit([event])
     return tracked, event
 
 
@@ -61,20 +74,57 @@ def do_publish_status(
 
     Raises NotFound for an unknown request and Conflict once it is terminal.
     """
+    [event] = do_publish_statuses([StatusChange(request_id, status, progress, message or "", data)])
+    return event
+
+
+def do_publish_statuses(changes: list[StatusChange]) -> list[Event]:
+    """Record status changes in the order given, all or none, and publish each to its request's owner.
+
+    Raises NotFound for an unknown request and Conflict for a change to a
+    request that is terminal by then; the error's `index` names the change.
+    """
     with transaction.atomic():
-        tracked = TrackedRequest.objects.select_for_update().filter(pk=request_id).first()
-        if tracked is None:
-            raise NotFound("No request with this id.")
-        if tracked.is_terminal:
-            raise Conflict(f"The request is already {tracked.status}; it takes no further events.")
-        tracked.status = status
-        if progress is not None:
-            tracked.progress = progress
-        elif status == RequestStatus.SUCCEEDED:
-            tracked.progress = 100
-        tracked.message = message or ""
-        tracked.save()
-        return _status_event(tracked, message=message or "", data=data)
+        requests = _lock_requests({_request_key(change.request_id) for change in changes})
+        now = timezone.now()
+        new_events = []
+        for index, change in enumerate(changes):
+            tracked = requests.get(_request_key(change.request_id))
+            if tracked is None:
+                raise NotFound("No request with this id.", index=index)
+            if tracked.is_terminal:
+                raise Conflict(f"The request is already {tracked.status}; it takes no further events.", index=index)
+            _apply(tracked, change, now)
+            new_events.append(_status_event(tracked, message=change.message, data=change.data))
+        # `updated_at` as `_apply` set it: the time the events carry.
+        rowupdates.update_rows(TrackedRequest, list(requests.values()), TrackedRequest.STATE_FIELDS)
+        events = streams.append_events(new_events)
+        fanout.fan_out_on_commit(events)
+    return events
+
+
+def _request_key(request_id) -> str | None:
+    """Return the request id in one spelling (None when it is no id at all)."""
+    try:
+        return str(uuid.UUID(str(request_id)))
+    except ValueError:
+        return None
+
+
+def _lock_requests(request_ids: set[str | None]) -> dict[str, TrackedRequest]:
+    """Lock the requests until commit, in id order (so concurrent publishers cannot deadlock)."""
+    locked = TrackedRequest.objects.select_for_update().filter(pk__in=request_ids - {None}).order_by("pk")
+    return {str(tracked.pk): tracked for tracked in locked}
+
+
+def _apply(tracked: TrackedRequest, change: StatusChange, now) -> None:
+    tracked.status = change.status
+    if change.progress is not None:
+        tracked.progress = change.progress
+    elif change.status == RequestStatus.SUCCEEDED:
+        tracked.progress = 100
+    tracked.message = change.message
+    tracked.updated_at = now
 
 
 def do_cancel_request(request_id, reason: str = "Cancelled") -> Event:
@@ -87,7 +137,7 @@ def do_broadcast(title: str, body: str = "", level: str = AnnouncementLevel.INFO
     with transaction.atomic():
         payload = {"kind": EventKind.ANNOUNCEMENT.value, "title": title, "body": body, "level": level}
         event = streams.append_event(kind=EventKind.ANNOUNCEMENT, payload=payload)
-        fanout.fan_out_on_commit(event)
+        fanout.fan_out_on_commit([event])
     return event
 
 

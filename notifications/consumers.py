@@ -10,6 +10,7 @@ import logging
 import uuid
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
@@ -34,6 +35,19 @@ CLOSE_GOING_AWAY = 1001
 class NotificationConsumer(AsyncWebsocketConsumer):
     # No per-socket layer channel: the hub reads the layer for the whole process.
     channel_layer_alias = "__hub_reads_the_layer__"
+
+    async def dispatch(self, message: dict) -> None:
+        """Run the handler of an ASGI message, without channels' per-message connection cleanup.
+
+        channels 4.2+ hops to its one shared sync thread before every message
+        to close stale database connections. Every query here already goes
+        through `database_sync_to_async`, which does that around the query, so
+        the hop only serialised all sockets' frames through one thread.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         offered = self.scope.get("subprotocols") or []

@@ -44,3 +44,7 @@ class Cursor:
     def covers(self, other: "Cursor") -> bool:
         """Return whether every event up to `other` is also up to this cursor."""
         return self.announcements >= other.announcements and self.own >= other.own
+
+    def is_behind(self, announcements_head: int, own_head: int) -> bool:
+        """Return whether the stream has events past this cursor, given its two heads."""
+        return not self.covers(Cursor(announcements_head, own_head))

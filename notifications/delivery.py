@@ -2,7 +2,9 @@
 
 Live messages from the layer are only a fast path. Each carries its gapless
 sequence number, so a connection knows at once whether it is a duplicate
-(drop), the next one (send), or past a gap (read the gap from the database).
+(drop), the next one (send), or past a gap. A message past a gap is held
+briefly, since the publishes of two instances for one user can cross on the
+way; if the gap is still open then, it is read from the database.
 Anything the layer lost is found the same way by `catch_up()`, which the hub
 asks for after a layer outage and on its periodic check of stream heads.
 """
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 MAX_QUEUED_MESSAGES = 1000
 REPLAY_PAGE = 500
+# How long a live message past a gap waits for the missing ones before the database is asked.
+REORDER_WAIT_SECS = 0.1
 
 
 class OrderedDelivery:
@@ -41,6 +45,9 @@ class OrderedDelivery:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._pending_frames: list[tuple[str, datetime]] = []
+        # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
+        self._held: dict[tuple[bool, int], dict] = {}
+        self._reorder_timer: asyncio.TimerHandle | None = None
 
     def start(self, hold_live_secs: float) -> None:
         """Start the pump; live events wait up to `hold_live_secs` for a first `resume`."""
@@ -48,6 +55,7 @@ class OrderedDelivery:
         asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
 
     async def stop(self) -> None:
+        self._forget_held()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -86,6 +94,7 @@ class OrderedDelivery:
                 continue
             if self._catch_up_wanted:
                 self._catch_up_wanted = False
+                self._forget_held()  # committed before they were sent: the database has them
                 await self._send_from_database(self.position)
             while self._queue and not self._catch_up_wanted:
                 self._deliver_live(self._queue.popleft())
@@ -95,15 +104,43 @@ class OrderedDelivery:
 
     def _deliver_live(self, message: dict) -> None:
         is_announcement = message["user_id"] is None
-        seen = self.position.announcements if is_announcement else self.position.own
         seq = message["seq"]
-        if seq <= seen:
+        if seq <= self._seen(is_announcement):
             return
-        if seq > seen + 1:
-            self._catch_up_wanted = True  # the gap, and this one, come from the database
+        if seq > self._seen(is_announcement) + 1:
+            self._hold(is_announcement, seq, message)
             return
-        frame = self._advance(is_announcement, seq, message["encoded"])
+        self._send_live(is_announcement, message)
+        while (following := self._held.pop((is_announcement, self._seen(is_announcement) + 1), None)) is not None:
+            self._send_live(is_announcement, following)
+        if not self._held:
+            self._forget_held()
+
+    def _seen(self, is_announcement: bool) -> int:
+        return self.position.announcements if is_announcement else self.position.own
+
+    def _send_live(self, is_announcement: bool, message: dict) -> None:
+        frame = self._advance(is_announcement, message["seq"], message["encoded"])
         self._pending_frames.append((frame, message["created_at"]))
+
+    def _hold(self, is_announcement: bool, seq: int, message: dict) -> None:
+        if len(self._held) >= MAX_QUEUED_MESSAGES:
+            self._catch_up_wanted = True
+            return
+        self._held[(is_announcement, seq)] = message
+        if self._reorder_timer is None:
+            self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open)
+
+    def _gap_stayed_open(self) -> None:
+        self._reorder_timer = None
+        if self._held:
+            self.catch_up()
+
+    def _forget_held(self) -> None:
+        self._held.clear()
+        if self._reorder_timer is not None:
+            self._reorder_timer.cancel()
+            self._reorder_timer = None
 
     def _advance(self, is_announcement: bool, seq: int, encoded: str) -> str:
         if is_announcement:
@@ -119,26 +156,28 @@ class OrderedDelivery:
             metrics.observe_delivery_lag(created_at)
 
     async def _serve_resume(self, cursor: Cursor, ref: str | None) -> None:
-        head = await database_sync_to_async(streams.head_cursor)(self.user_id)
-        if not head.covers(cursor):
-            await self._send(frames.reset("unknown_cursor", ref))
-            return
-        if await database_sync_to_async(streams.is_pruned_past)(self.user_id, cursor):
-            await self._send(frames.reset("history_expired", ref))
+        resume = await database_sync_to_async(streams.read_resume)(self.user_id, cursor, REPLAY_PAGE)
+        if resume.reset_reason is not None:
+            await self._send(frames.reset(resume.reset_reason, ref))
             return
         if self.position == self.sent_since:  # nothing sent yet on this connection
             self.position = self.sent_since = cursor
-        count = await self._send_from_database(cursor)
+        count = await self._send_from_database(cursor, first_page=resume.replay)
         self.sent_since = Cursor(
             min(self.sent_since.announcements, cursor.announcements), min(self.sent_since.own, cursor.own)
         )
         await self._send(frames.replayed(count, self.position, ref))
 
-    async def _send_from_database(self, after: Cursor) -> int:
-        """Send every stored event past `after` not yet sent here; return how many were sent."""
+    async def _send_from_database(self, after: Cursor, first_page: streams.Replay | None = None) -> int:
+        """Send every stored event past `after` not yet sent here; return how many were sent.
+
+        `first_page`, when given, is what the database holds past `after` (read already).
+        """
         count = 0
+        replay = first_page
         while True:
-            replay = await database_sync_to_async(streams.events_after)(self.user_id, after, REPLAY_PAGE)
+            if replay is None:
+                replay = await database_sync_to_async(streams.events_after)(self.user_id, after, REPLAY_PAGE)
             for stored in replay.events:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     is_announcement = stored.user_id is None
@@ -149,6 +188,7 @@ class OrderedDelivery:
             await self._flush()
             if not replay.truncated:
                 return count
+            replay = None
 
     def _already_sent(self, is_announcement: bool, seq: int) -> bool:
         if is_announcement:

@@ -10,8 +10,10 @@ class ServiceError(Exception):
     default_detail = "The request was refused."
     default_code = "bad_request"
 
-    def __init__(self, detail: str | None = None):
+    def __init__(self, detail: str | None = None, index: int | None = None):
         self.detail = detail or self.default_detail
+        # Which item of a batch was refused (None outside batches).
+        self.index = index
         super().__init__(self.detail)
 
 

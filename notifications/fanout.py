@@ -48,21 +48,21 @@ def session_ended_message(user_id: int, session_key: str | None) -> dict:
     return {"type": SESSION_ENDED_MESSAGE, "user_id": user_id, "session_key": session_key}
 
 
-def fan_out_on_commit(event: Event) -> None:
-    """Hand the event to this process's hub once the transaction commits."""
-    transaction.on_commit(lambda: _hand_to_hub(group_for(event), event_message(event), event.position))
+def fan_out_on_commit(events: list[Event]) -> None:
+    """Hand the events, in order, to this process's hub once the transaction commits."""
+    transaction.on_commit(lambda: _hand_to_hub([(group_for(e), event_message(e), e.position) for e in events]))
 
 
 def send_on_commit(group: str, message: dict) -> None:
     """Send a control message (read, session ended) once the transaction commits."""
-    transaction.on_commit(lambda: _hand_to_hub(group, message, None))
+    transaction.on_commit(lambda: _hand_to_hub([(group, message, None)]))
 
 
-def _hand_to_hub(group: str, message: dict, position: int | None) -> None:
+def _hand_to_hub(items: list[tuple[str, dict, int | None]]) -> None:
     from .hub import Hub
 
     hub = Hub.running()
     if hub is not None:
-        hub.submit_threadsafe(group, message, position)
+        hub.submit_threadsafe(items)
     # With no hub in this process (a management command, a worker), the outbox
     # sweep of a serving instance sends the event within a second or two.

@@ -30,7 +30,7 @@ PROBE_TIMEOUT_SECS = 3.0
 MIN_SECS_BETWEEN_LAYER_REPLACEMENTS = 8.0
 OUTBOX_SWEEP_SECS = 1.0
 OUTBOX_GRACE = timedelta(seconds=2)
-HEADS_CHECK_SECS = 5.0
+HEADS_CHECK_SECS = 3.0
 SEND_BATCH = 200
 CLOSE_GOING_AWAY = 1001
 
@@ -70,6 +70,9 @@ class Hub:
         self.started_at = time.time()
         self.presence = PresenceWriter(presence.instance_name(), lambda: self._targets(None))
         self.draining = False
+        # Each socket's position at the last heads check, to tell a stalled socket from a busy one.
+        self._checked_positions: dict[LocalConnection, object] = {}
+        self._just_bound: set[int] = set()
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -167,8 +170,23 @@ class Hub:
             return  # re-bound with every group when the layer is replaced
         if then_catch_up is not None:
             # An event committed between `welcome` and the binding reached nobody here.
-            for connection in list(self.connections.get(then_catch_up, ())):
-                connection.delivery.catch_up()
+            self._just_bound.add(then_catch_up)
+            if len(self._just_bound) == 1:
+                self.loop.create_task(self._guarded(self._catch_up_just_bound))
+
+    async def _catch_up_just_bound(self) -> None:
+        """Send the users bound since the last call to the database only if their stream moved meanwhile.
+
+        One heads query for every binding that completed together (a burst of
+        connections), instead of one stream read per socket.
+        """
+        await asyncio.sleep(0)  # let the bindings completing now join this check
+        user_ids, self._just_bound = self._just_bound, set()
+        announcements, own = await database_sync_to_async(streams.heads_for_users)(list(user_ids))
+        for user_id in user_ids:
+            for connection in list(self.connections.get(user_id, ())):
+                if connection.delivery.position.is_behind(announcements, own.get(user_id, 0)):
+                    connection.delivery.catch_up()
 
     async def _unbind(self, user_id: int) -> None:
         if user_id in self.connections:
@@ -186,24 +204,33 @@ class Hub:
 
     # --- publishing (from any thread) ----------------------------------------------
 
-    def submit_threadsafe(self, group: str, message: dict, position: int | None) -> None:
-        """Queue a message for the layer; `position` marks a stored event to record as fanned out."""
-        if position is not None:
-            metrics.record_stored(message.get("user_id"))
-            logger.info(
-                "event published",
-                extra={
-                    "event": "event.published",
-                    "event_id": message.get("payload", {}).get("id"),
-                    "kind": message.get("payload", {}).get("kind"),
-                    "user_id": message.get("user_id"),
-                    "seq": message.get("seq"),
-                },
-            )
+    def submit_threadsafe(self, items: list[tuple[str, dict, int | None]]) -> None:
+        """Queue (group, message, position) items for the layer, in order; a position marks a stored event."""
+        for _, message, position in items:
+            if position is not None:
+                self._record_published(message)
         try:
-            self.loop.call_soon_threadsafe(self._outgoing.put_nowait, (group, message, position))
+            self.loop.call_soon_threadsafe(self._queue_outgoing, items)
         except RuntimeError:
-            pass  # the loop has closed (shutdown); the outbox keeps the event
+            pass  # the loop has closed (shutdown); the outbox keeps the events
+
+    def _queue_outgoing(self, items: list[tuple[str, dict, int | None]]) -> None:
+        for item in items:
+            self._outgoing.put_nowait(item)
+
+    @staticmethod
+    def _record_published(message: dict) -> None:
+        metrics.record_stored(message.get("user_id"))
+        logger.info(
+            "event published",
+            extra={
+                "event": "event.published",
+                "event_id": message["payload"].get("id"),
+                "kind": message["payload"].get("kind"),
+                "user_id": message.get("user_id"),
+                "seq": message.get("seq"),
+            },
+        )
 
     async def _send_forever(self) -> None:
         """Send what commits hand over, in order; record the stored events sent with one write per batch."""
@@ -220,17 +247,11 @@ class Hub:
                 logger.exception("hub could not fan out a batch; the outbox sweep re-sends what is pending")
 
     async def _send_all(self, batch: list[tuple[str, dict, int | None]]) -> int:
-        """Send each (group, message, position) in order; record the outcome of stored events; return how many went."""
-        sent, failed = [], []
-        for group, message, position in batch:
-            try:
-                await self.link.call("group_send", group, message)
-            except LayerUnavailable:
-                if position is not None:
-                    failed.append(position)
-                continue
-            if position is not None:
-                sent.append(position)
+        """Send each (group, message, position) in order; record the stored events' outcome; return how many went."""
+        outcomes = await self.link.group_send_all([(group, message) for group, message, _ in batch])
+        stored = [(position, ok) for (_, _, position), ok in zip(batch, outcomes, strict=True) if position is not None]
+        sent = [position for position, ok in stored if ok]
+        failed = [position for position, ok in stored if not ok]
         if failed:
             await database_sync_to_async(outbox.mark_attempt_failed)(failed)
         if sent:
@@ -340,14 +361,24 @@ class Hub:
             await self._guarded(self.check_sessions)
 
     async def check_heads(self) -> None:
-        """Ask every socket that is behind its stream's head to catch up (losses the layer hid)."""
+        """Ask every socket stalled behind its stream's head since the last check to catch up (losses the layer hid).
+
+        A socket that moved since the last check is receiving: a loss before
+        its newest event shows as a gap, which it closes itself. Only a stalled
+        one can be missing the tail of its stream; asking busy sockets too
+        would send them all to the database at once under load.
+        """
         user_ids = list(self.connections)
         if not user_ids:
             return
         announcements, own = await database_sync_to_async(streams.heads_for_users)(user_ids)
+        previous, self._checked_positions = self._checked_positions, {}
         for connection in self._targets(None):
             position = connection.delivery.position
-            if position.announcements < announcements or position.own < own.get(connection.user_id, 0):
+            if not position.is_behind(announcements, own.get(connection.user_id, 0)):
+                continue
+            self._checked_positions[connection] = position
+            if previous.get(connection) == position:
                 connection.delivery.catch_up()
 
     async def check_sessions(self) -> None:

@@ -81,6 +81,22 @@ class LayerLink:
             # reported broken and gets replaced (tests/faults/test_layer_wedges.py).
             raise LayerUnavailable(f"{method} was cancelled inside the layer") from None
 
+    async def group_send_all(self, items: list[tuple[str, dict]], timeout: float = CALL_TIMEOUT_SECS) -> list[bool]:
+        """Send each (group, message) and return which the broker confirmed within the deadline.
+
+        Pipelined: the sends start in order and each writes its frame before it
+        waits for the confirm, so the wire keeps their order while all confirms
+        are awaited together. As in `call`, no send is ever cancelled.
+        """
+        layer = self.layer
+        if layer is None or not items:
+            return [False] * len(items)
+        sends = [asyncio.ensure_future(layer.group_send(group, message)) for group, message in items]
+        for send in sends:
+            send.add_done_callback(_retrieve_outcome)
+        await asyncio.wait(sends, timeout=timeout)
+        return [send.done() and not send.cancelled() and send.exception() is None for send in sends]
+
     async def receive(self):
         """Wait for the next message on this process's channel (no deadline: it is the read loop)."""
         return await self.layer.receive(self.channel)
@@ -134,6 +150,12 @@ class LayerLink:
             logger.warning("channel layer is not answering: %s", reason)
         self.healthy = False
         self.last_error = reason
+
+
+def _retrieve_outcome(send: asyncio.Future) -> None:
+    """Collect a send's exception (one past its deadline finishes unobserved); the hub already counted it."""
+    if not send.cancelled():
+        send.exception()
 
 
 async def _close_quietly(layer: BaseChannelLayer) -> None:

@@ -42,6 +42,9 @@ class TrackedRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # What a status event changes.
+    STATE_FIELDS = ["status", "progress", "message", "updated_at"]
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "-created_at"])]

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import conf
+from . import conf, rowupdates
 from .models import Connection
 
 
@@ -92,7 +92,7 @@ def heartbeat(process: str, activity: dict[str, datetime], expected: int) -> set
         refreshed = Connection.objects.filter(process=process).update(last_seen=now)
         if activity:
             rows = [Connection(connection_id=cid, last_activity=at) for cid, at in activity.items()]
-            Connection.objects.bulk_update(rows, ["last_activity"], batch_size=500)
+            rowupdates.update_rows(Connection, rows, ["last_activity"])
     delete_stale(now)
     if refreshed < expected:
         return None

@@ -7,10 +7,13 @@ cannot both win. Both functions are sync; the consumer wraps them with
 """
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 
 from .models import WebSocketTicket, hash_secret
@@ -40,16 +43,32 @@ def issue_ticket(user: AbstractBaseUser, session_key: str = "", ttl_seconds: int
     return raw
 
 
-def redeem_ticket(raw: str) -> WebSocketTicket | None:
-    """Use the ticket up and return it with its user, or None if unknown, used or expired."""
-    digest = hash_secret(raw)
-    now = timezone.now()
-    claimed = WebSocketTicket.objects.filter(ticket_hash=digest, used_at__isnull=True, expires_at__gt=now).update(
-        used_at=now
-    )
-    if claimed != 1:
+@dataclass(frozen=True)
+class RedeemedTicket:
+    user: AbstractBaseUser
+    session_key: str
+
+
+def redeem_ticket(raw: str) -> RedeemedTicket | None:
+    """Use the ticket up and return its user and session, or None if unknown, used or expired.
+
+    One plain `UPDATE ... RETURNING` claims it: it runs on every ticket
+    connect, and two sockets racing with one ticket cannot both win.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = WebSocketTicket._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET used_at = %s WHERE ticket_hash = %s AND used_at IS NULL AND expires_at > %s "
+            "RETURNING user_id, session_key",
+            [now, hash_secret(raw), now],
+        )
+        claimed = cursor.fetchone()
+    if claimed is None:
         return None
-    return WebSocketTicket.objects.select_related("user").get(ticket_hash=digest)
+    user_id, session_key = claimed
+    user = get_user_model()._default_manager.filter(pk=user_id).first()
+    return None if user is None else RedeemedTicket(user, session_key)
 
 
 def delete_expired_tickets(now=None) -> int:

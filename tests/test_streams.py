@@ -107,3 +107,38 @@ def test_concurrent_publishers_never_let_a_resume_skip_an_event():
     assert len(everything) == 4 + 4 * 15 + 4 * 3
     for seen in readers:
         assert sorted(seen) == sorted(everything)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_shared_streams_neither_deadlock_nor_leave_gaps():
+    """Batches naming the same users in opposite orders, beside single publishes, all commit,
+    and every user's stream is numbered 1, 2, 3... without a gap."""
+    users = [get_user_model().objects.create_user(f"u{i}", password=None) for i in range(4)]
+    requests = [actions.do_create_request(user, "Job")[0] for user in users]
+    errors = []
+
+    def publish(order: list, rounds: int):
+        try:
+            for step in range(rounds):
+                if len(order) == 1:
+                    actions.do_publish_status(order[0].id, "processing", step)
+                else:
+                    changes = [actions.StatusChange(tracked.id, "processing", step) for tracked in order]
+                    actions.do_publish_statuses(changes)
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    plans = [(requests, 10), (requests[::-1], 10), ([requests[2]], 10), (requests[1::2] + requests[::2], 10)]
+    threads = [threading.Thread(target=publish, args=plan) for plan in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    for user in users:
+        seqs = list(Event.objects.filter(user=user).order_by("position").values_list("seq", flat=True))
+        assert seqs == list(range(1, len(seqs) + 1))
+    assert Event.objects.filter(user__isnull=False).count() == 4 + 4 * 10 * 3 + 10

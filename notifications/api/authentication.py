@@ -28,9 +28,10 @@ class ServiceTokenAuthentication(BaseAuthentication):
         key = self.get_key(request)
         if key is None:
             return None
-        client = ServiceClient.objects.filter(token_hash=hash_secret(key), is_active=True).first()
-        if client is None:
-            raise AuthenticationFailed("Invalid or revoked token.")
+        try:
+            client = ServiceClient.objects.get(token_hash=hash_secret(key), is_active=True)
+        except ServiceClient.DoesNotExist:
+            raise AuthenticationFailed("Invalid or revoked token.") from None
         self.perform_touch(client)
         return client, client
 

@@ -72,6 +72,9 @@ def field_messages(detail, path: str = "") -> Iterator[tuple[str, str]]:
     """Yield (dotted field path, message) for every message of a validation error's detail."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # an item of a list body: `events[2].status`
+                yield from field_messages(value, f"{path}[{key}]")
+                continue
             name = "" if key == "non_field_errors" else str(key)
             yield from field_messages(value, f"{path}.{name}" if path and name else path or name)
     elif isinstance(detail, list):

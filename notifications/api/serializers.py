@@ -16,6 +16,7 @@ from .permissions import is_service
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 1000
 MAX_BODY_LENGTH = 5000
+MAX_BATCH_EVENTS = 500
 
 
 def get_acting_user(principal, username: str | None):
@@ -70,6 +71,15 @@ class PublishStatusSerializer(serializers.Serializer):
     data = serializers.DictField(required=False, default=dict, help_text="Any JSON object, passed on to clients.")
 
 
+class PublishBatchSerializer(serializers.Serializer):
+    events = PublishStatusSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_BATCH_EVENTS,
+        help_text=f"1 to {MAX_BATCH_EVENTS} events, stored in this order in one transaction: all or none.",
+    )
+
+
 class BroadcastSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=MAX_TITLE_LENGTH)
     body = serializers.CharField(max_length=MAX_BODY_LENGTH, required=False, allow_blank=True, default="")
@@ -117,6 +127,10 @@ class StoredEventSerializer(serializers.Serializer):
 
     def to_representation(self, event: Event) -> dict:
         return dict(event.payload)
+
+
+class StoredEventBatchSerializer(serializers.Serializer):
+    events = StoredEventSerializer(many=True, help_text="The stored events, in the order sent.")
 
 
 class NotificationSerializer(StoredEventSerializer):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("requests/<str:pk>/", views.RequestDetailView.as_view(), name="request-detail"),
     path("requests/<str:pk>/events/", views.RequestEventsView.as_view(), name="request-events"),
     path("events/", views.EventPublishView.as_view(), name="event-publish"),
+    path("events/batch/", views.EventBatchPublishView.as_view(), name="event-publish-batch"),
     path("broadcasts/", views.BroadcastView.as_view(), name="broadcast"),
     path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
     path("notifications/read/", views.MarkReadView.as_view(), name="notification-read"),

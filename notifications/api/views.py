@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notifications import actions, streams, tickets
+from notifications.errors import ServiceError
 from notifications.models import Event, TrackedRequest
 from notifications.presence import online_snapshot
 
@@ -128,6 +129,40 @@ class EventPublishView(ApiView):
             data=fields["data"],
         )
         return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
+
+
+class EventBatchPublishView(ApiView):
+    """Store several request-status events in one transaction, all or none (202). Services with publish only.
+
+    For a service reporting many requests at once: one round trip and one
+    commit instead of one per event. A refused item refuses the batch, and
+    the error names it (`events[3].status`, `events[3].request`).
+    """
+
+    permission_classes = [CanPublish]
+    serializer_class = serializers.PublishBatchSerializer
+
+    @extend_schema(responses={202: serializers.StoredEventBatchSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    def post(self, request: Request) -> Response:
+        return respond_once(request, self.perform_publish)
+
+    def perform_publish(self) -> Answer:
+        body = self.get_serializer(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        changes = [
+            actions.StatusChange(
+                fields["request"], fields["status"], fields.get("progress"), fields["message"], fields["data"]
+            )
+            for fields in body.validated_data["events"]
+        ]
+        try:
+            events = actions.do_publish_statuses(changes)
+        except ServiceError as exc:
+            if exc.index is None:
+                raise
+            raise type(exc)(f"events[{exc.index}].request: {exc.detail}") from None
+        answer = serializers.StoredEventBatchSerializer({"events": events}).data
+        return status.HTTP_202_ACCEPTED, answer
 
 
 class BroadcastView(ApiView):

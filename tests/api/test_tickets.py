@@ -12,11 +12,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_ticket_redeems_once(alice):
-    """The first redeem returns the ticket with its user; the second returns None."""
+    """The first redeem returns the ticket's user and session and marks it used; the second returns None."""
     raw = tickets.issue_ticket(alice, session_key="s1")
     redeemed = tickets.redeem_ticket(raw)
     assert (redeemed.user, redeemed.session_key) == (alice, "s1")
-    assert redeemed.used_at is not None
+    assert WebSocketTicket.objects.get(ticket_hash=hash_secret(raw)).used_at is not None
     assert tickets.redeem_ticket(raw) is None
 
 
