@@ -1,0 +1,286 @@
+"""The workloads W1 to W4 and the baselines; each returns table rows (dicts) and prints them as JSON lines."""
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integration.harness import DaphneInstance, Deployment
+
+from .population import create_users, issue_tickets
+from .processes import LoadGenerator, Observation, rss_kib
+from .publishers import (
+    announcement,
+    in_calls,
+    naive_announcement,
+    naive_call,
+    post_as_fast,
+    post_at_rate,
+    status_call,
+)
+
+AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+# W3 issues all its tickets before it connects: let them outlive the issuing.
+LONG_TICKETS = {"NOTIFY_TICKET_TTL_SECS": "1800"}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    clients: int
+    broadcasts: int
+    broadcast_rate: float
+    slow_broadcasts: int
+    per_user_events: int
+    idle_connections: int
+    publish_events: int
+    batch: int = 100
+
+
+FULL = Sizes(1000, 200, 50, 20, 10_000, 10_000, 600)
+SHORT = Sizes(40, 20, 20, 5, 400, 200, 60, batch=20)
+
+
+def observed_alone(name: str, load: LoadGenerator | None) -> Observation:
+    """Observe only the load generator and the publishers (the baselines' instances are not ours to profile)."""
+    return Observation(name, {}, load, None)
+
+
+def summarize(name: str, result: dict, started: float, **extra) -> dict:
+    span = max(1e-9, result["last_receipt"] - started)
+    row = {
+        "workload": name,
+        "delivered": result["unique"],
+        "expected": result["expected"],
+        "lost": result["lost"],
+        "duplicated": result["duplicated"],
+        "per_sec": round(result["unique"] / span),
+        **result["latency_ms"],
+        **extra,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+async def notify_clients(instances, token: str, usernames: list[str]) -> list[dict]:
+    """Return a load-generator client per user, spread over the instances, each with a fresh ticket."""
+    tickets = await issue_tickets(instances[0].url, token, usernames)
+    return [
+        {
+            "url": f"{instances[i % len(instances)].ws_url}/ws/notifications/?ticket={ticket}",
+            "origin": instances[i % len(instances)].origin,
+        }
+        for i, ticket in enumerate(tickets)
+    ]
+
+
+# --- W1 ------------------------------------------------------------------------------------
+
+
+async def broadcast_workload(
+    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed=observed_alone
+) -> list:
+    """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new clients."""
+    rows = []
+    for count, rate, name in (
+        (sizes.broadcasts, sizes.broadcast_rate, "W1 saturated"),
+        (sizes.slow_broadcasts, 1.0, "W1 at 1/s"),
+    ):
+        load = LoadGenerator(await fresh_clients(), protocol, expect=count, timeout=120 + count / rate)
+        load.wait_ready()
+        with observed(f"{name} ({label})", load) as seen:
+            started = await post_at_rate(instances[0].url, publish_path, count, rate, body, headers)
+            result = load.finish(timeout=120)
+        rows.append(summarize(f"{name} ({label})", result, started, cpu_seconds=seen.cpu))
+    return rows
+
+
+# --- W2 ------------------------------------------------------------------------------------
+
+
+async def per_user_workload(
+    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed=observed_alone
+) -> dict:
+    """W2: status events round-robin over users, one client per user, published over every instance."""
+    names = sorted(users)
+    clients = await notify_clients(instances, token, names)
+    load = LoadGenerator(clients, "notify", expect=sizes.per_user_events // len(names), timeout=300)
+    load.wait_ready()
+    bodies = [
+        {"request": users[names[i % len(names)]], "status": "processing", "progress": i % 100}
+        for i in range(sizes.per_user_events - sizes.per_user_events % len(names))
+    ]
+    headers = {"Authorization": f"Token {token}"}
+    urls = [instance.url for instance in instances]
+    how = "one event a call" if per_call == 1 else f"batches of {per_call}"
+    name = f"W2 per-user (ours, {len(instances)} instances, {how}, {workers} publishers)"
+    with observed(name, load) as seen:
+        started, timings = await post_as_fast(urls, headers, in_calls(bodies, per_call), workers, status_call)
+        published_secs = time.time() - started
+        result = load.finish(timeout=300)
+    timings.sort()
+    return summarize(
+        name,
+        result,
+        started,
+        posts_per_sec=round(len(bodies) / published_secs),
+        post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
+        cpu_seconds=seen.cpu,
+    )
+
+
+# --- W4 ------------------------------------------------------------------------------------
+
+
+async def publish_workload(instances, token: str, users: dict, sizes: Sizes, observed=observed_alone) -> list[dict]:
+    """W4: `POST /api/v1/events/` to one instance by 1, 8 and 32 publishers: throughput, latency to the socket."""
+    subset = sorted(users)[:32]
+    headers = {"Authorization": f"Token {token}"}
+    rows = []
+    for workers in (1, 8, 32):
+        clients = await notify_clients(instances, token, subset)
+        per_client = max(1, sizes.publish_events // len(subset))
+        load = LoadGenerator(clients, "notify", expect=per_client, timeout=300)
+        load.wait_ready()
+        bodies = [
+            {"request": users[subset[i % len(subset)]], "status": "processing", "progress": i % 100}
+            for i in range(per_client * len(subset))
+        ]
+        name = f"W4 publish, {workers} publisher(s), 1 instance"
+        with observed(name, load) as seen:
+            started, timings = await post_as_fast(
+                [instances[0].url], headers, in_calls(bodies, 1), workers, status_call
+            )
+            post_secs = max(1e-9, time.time() - started)
+            result = load.finish(timeout=300)
+        timings.sort()
+        rows.append(
+            summarize(
+                name,
+                result,
+                started,
+                posts_per_sec=round(len(bodies) / post_secs),
+                post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
+                cpu_seconds=seen.cpu,
+            )
+        )
+    return rows
+
+
+# --- W3 ------------------------------------------------------------------------------------
+
+
+async def idle_connections(instance, token: str, names: list[str], count: int, observed=observed_alone) -> dict:
+    """W3: hold `count` authenticated idle sockets on one instance; connect rate and memory per connection."""
+    usernames = [names[i % len(names)] for i in range(count)]
+    clients = await notify_clients([instance], token, usernames)
+    before = rss_kib(instance.pid)
+    load = LoadGenerator(clients, "notify", expect=0, timeout=600)
+    with observed(f"W3 idle connections ({count})", load) as seen:
+        connect_secs = load.wait_ready(timeout=600)
+    after = rss_kib(instance.pid)
+    load.stop()
+    row = {
+        "workload": f"W3 idle connections (ours, 1 instance, {count})",
+        "delivered": count,
+        "connect_secs": round(connect_secs, 1),
+        "connect_per_sec": round(count / max(1e-9, connect_secs)),
+        "kib_per_connection": round((after - before) / count, 1),
+        "cpu_seconds": seen.cpu,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+# --- the product, and the baselines ---------------------------------------------------------
+
+
+async def ours(workdir: Path, sizes: Sizes, only: set[str], profile_dir: Path | None = None) -> list[dict]:
+    rows: list[dict] = []
+    with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env=LONG_TICKETS) as app:
+        instances = [app.instance("A"), app.instance("B")]
+        token = app.create_service_token("bench", "publish", "broadcast")
+        users = create_users(app, sizes.clients, with_requests=True)
+        names = sorted(users)
+        headers = {"Authorization": f"Token {token}"}
+
+        def observed(name: str, load: LoadGenerator | None) -> Observation:
+            return Observation(name, {instance.name: instance.pid for instance in instances}, load, profile_dir)
+
+        if "W1" in only:
+            rows += await broadcast_workload(
+                "ours, 2 instances",
+                instances,
+                lambda: notify_clients(instances, token, names),
+                "notify",
+                sizes,
+                "/api/v1/broadcasts/",
+                announcement,
+                headers,
+                observed,
+            )
+        if "W2" in only:
+            for per_call, workers in ((sizes.batch, 8), (1, 32)):
+                rows.append(await per_user_workload(instances, token, users, sizes, per_call, workers, observed))
+        if "W4" in only:
+            rows += await publish_workload(instances, token, users, sizes, observed)
+        if "W3" in only:
+            rows.append(await idle_connections(instances[0], token, names, sizes.idle_connections, observed))
+    return rows
+
+
+async def baseline_redis(workdir: Path, sizes: Sizes) -> list[dict]:
+    """W1 with the full product on channels_redis's pub/sub layer."""
+    with Deployment(workdir / "redis", amqp_url="", database_url=DATABASE_URL) as redis:
+        env = {"DJANGO_SETTINGS_MODULE": "bench.redis_settings"}
+        instances = [redis.instance("A", env=env), redis.instance("B", env=env)]
+        token = redis.create_service_token("bench", "publish", "broadcast")
+        names = sorted(create_users(redis, sizes.clients, with_requests=False))
+        return await broadcast_workload(
+            "ours on channels_redis, 2 instances",
+            instances,
+            lambda: notify_clients(instances, token, names),
+            "notify",
+            sizes,
+            "/api/v1/broadcasts/",
+            announcement,
+            {"Authorization": f"Token {token}"},
+        )
+
+
+async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
+    """W1 and W2 with the naive forwarder on channels-rabbitmq's defaults."""
+    env = {**os.environ, "NOTIFY_AMQP_URL": AMQP_URL, "DJANGO_SETTINGS_MODULE": "bench.naive_settings"}
+    env.pop("DATABASE_URL", None)
+    instances = [
+        DaphneInstance(name, env, workdir / "naive", application="bench.naive_asgi:application").start()
+        for name in ("A", "B")
+    ]
+    try:
+        for instance in instances:
+            instance.wait_ready()
+        groups = [f"naive.user.{i}" for i in range(sizes.clients)]
+        clients = [
+            {"url": f"{instances[i % 2].ws_url}/ws/?group={group}", "origin": instances[i % 2].origin}
+            for i, group in enumerate(groups)
+        ]
+
+        async def same_clients() -> list[dict]:
+            return clients
+
+        label = "naive forwarder, 2 instances"
+        rows = await broadcast_workload(
+            label, instances, same_clients, "naive", sizes, "/publish", naive_announcement, {}
+        )
+        per_client = sizes.per_user_events // len(groups)
+        load = LoadGenerator(clients, "naive", expect=per_client, timeout=120)
+        load.wait_ready()
+        messages = [(groups[i % len(groups)], i) for i in range(per_client * len(groups))]
+        urls = [instance.url for instance in instances]
+        started, _ = await post_as_fast(urls, {}, in_calls(messages, 1), 32, naive_call)
+        rows.append(summarize(f"W2 per-user ({label}, one message a call, 32 publishers)", load.finish(120), started))
+        return rows
+    finally:
+        for instance in instances:
+            instance.terminate()

@@ -1,0 +1,62 @@
+"""The benchmark's short mode, as CI runs it: every workload and baseline at small sizes.
+
+It asserts what the benchmark exists to show besides speed: every delivery
+of our product arrived, once. Speed is never asserted (docs/benchmarks.md).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHORT_RUN_TIMEOUT_SECS = 900
+
+OUR_ROWS = [
+    "W1 saturated (ours, 2 instances)",
+    "W1 at 1/s (ours, 2 instances)",
+    "W2 per-user (ours, 2 instances, batches of 20, 8 publishers)",
+    "W2 per-user (ours, 2 instances, one event a call, 32 publishers)",
+    "W4 publish, 1 publisher(s), 1 instance",
+    "W4 publish, 8 publisher(s), 1 instance",
+    "W4 publish, 32 publisher(s), 1 instance",
+    "W1 saturated (ours on channels_redis, 2 instances)",
+    "W1 at 1/s (ours on channels_redis, 2 instances)",
+]
+
+
+def run_short_benchmark(report: Path) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+    env = dict(os.environ)
+    env["BENCH_AMQP_URL"] = os.environ["NOTIFY_TEST_AMQP_URL"]
+    if os.environ.get("DATABASE_URL"):
+        env["BENCH_DATABASE_URL"] = os.environ["DATABASE_URL"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--short", "--write", str(report)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SHORT_RUN_TIMEOUT_SECS,
+    )
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return done, {row["workload"]: row for row in rows}
+
+
+def test_short_benchmark_delivers_everything_exactly_once(tmp_path):
+    """`python -m bench.run --short` exits 0; each of our rows delivered all it expected, none twice;
+    the baselines and W3 ran too, and the report names the command."""
+    report = tmp_path / "report.md"
+    done, rows = run_short_benchmark(report)
+    output = f"--- stdout\n{done.stdout[-4000:]}\n--- stderr\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, output
+
+    for name in OUR_ROWS:
+        row = rows.get(name)
+        assert row is not None, f"no row {name!r}\n{output}"
+        assert (row["delivered"], row["lost"], row["duplicated"]) == (row["expected"], 0, 0), row
+        assert row["expected"] > 0
+    assert rows["W3 idle connections (ours, 1 instance, 200)"]["delivered"] == 200
+    naive = [name for name in rows if "naive forwarder" in name]
+    assert len(naive) == 3, sorted(rows)
+    assert "Command: `python -m bench.run --short" in report.read_text()
