@@ -69,3 +69,8 @@ def idempotency_days() -> int:
 def max_socket_buffer_bytes() -> int:
     """How much unsent data daphne may hold for one socket before dropping it (a client that stopped reading)."""
     return _get("NOTIFY_MAX_SOCKET_BUFFER_BYTES", 1024 * 1024)
+
+
+def gc_threshold() -> int:
+    """Allocations between young collections once serving (see gcpauses.py); 0 keeps Python's defaults."""
+    return _get("NOTIFY_GC_THRESHOLD", 50_000)

@@ -18,7 +18,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import backpressure, fanout, frames, metrics, outbox, presence, shutdown, streams
+from . import backpressure, fanout, frames, gcpauses, metrics, outbox, presence, shutdown, streams
 from . import sessions as session_state
 from .layer import LayerLink, LayerUnavailable
 from .presence_writer import PresenceWriter
@@ -103,6 +103,7 @@ class Hub:
         self._tasks.append(self._presence_task)
         self._bind_in_background(fanout.everyone_group())
         backpressure.bound_daphne_send_buffers()
+        gcpauses.tune_for_serving()
         graceful = shutdown.install_sigterm_handler(self)
         mode = "RabbitMQ" if self.link.is_rabbitmq else "in-process (one instance only)"
         logger.info(

@@ -167,6 +167,8 @@ NOTIFY_IDEMPOTENCY_DAYS = env.int("NOTIFY_IDEMPOTENCY_DAYS", default=2)
 NOTIFY_TICKET_TTL_SECS = env.int("NOTIFY_TICKET_TTL_SECS", default=60)
 # A socket whose client stopped reading is dropped once daphne holds this much unsent data for it.
 NOTIFY_MAX_SOCKET_BUFFER_BYTES = env.int("NOTIFY_MAX_SOCKET_BUFFER_BYTES", default=1024 * 1024)
+# Allocations between young garbage collections once serving (notifications/gcpauses.py); 0: Python's defaults.
+NOTIFY_GC_THRESHOLD = env.int("NOTIFY_GC_THRESHOLD", default=50_000)
 
 if NOTIFY_AMQP_URL:
     CHANNEL_LAYERS = {
