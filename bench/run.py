@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.run --short                  # smoke: small sizes, fails on any loss or duplicate
     .venv/bin/python -m bench.run --only W2 baselines      # a selection
     .venv/bin/python -m bench.run --only W4 --profile var/profiles   # py-spy profiles of the instances
+    .venv/bin/python -m bench.run --server uvicorn --only W1 W2 W3 W4  # the same app under uvicorn
 
 Needs RabbitMQ (127.0.0.1:5672), Redis (127.0.0.1:6379, for the channels_redis
 baseline) and PostgreSQL (BENCH_DATABASE_URL, default the local `test` server).
@@ -24,8 +25,11 @@ from .workloads import FULL, SHORT, Sizes, baseline_naive, baseline_redis, ours
 WORKLOADS = ("W1", "W2", "W3", "W4", "baselines")
 
 
-async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | None) -> list[dict]:
-    rows = await ours(workdir, sizes, only, profile_dir)
+async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | None, server: str) -> list[dict]:
+    rows = await ours(workdir, sizes, only, profile_dir, server)
+    if server != "daphne":
+        for row in rows:
+            row["workload"] += f" on {server}"
     if "baselines" in only:
         rows += await baseline_redis(workdir, sizes)
         rows += await baseline_naive(workdir, sizes)
@@ -43,10 +47,13 @@ def main() -> None:
     parser.add_argument("--write", default=None, help="write the table into this markdown file")
     parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="workloads to run")
     parser.add_argument("--profile", type=Path, default=None, help="record py-spy profiles of our instances here")
+    parser.add_argument(
+        "--server", choices=["daphne", "uvicorn"], default="daphne", help="serve our instances with this ASGI server"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     print(f"instance logs: {workdir}", flush=True)
-    rows = asyncio.run(run(SHORT if args.short else FULL, workdir, set(args.only), args.profile))
+    rows = asyncio.run(run(SHORT if args.short else FULL, workdir, set(args.only), args.profile, args.server))
     print(report.table(rows))
     if args.write:
         report.write(args.write, rows, "python -m bench.run " + " ".join(sys.argv[1:]))

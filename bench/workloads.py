@@ -42,9 +42,13 @@ FULL = Sizes(1000, 200, 50, 20, 10_000, 10_000, 600)
 SHORT = Sizes(40, 20, 20, 5, 400, 200, 60, batch=20)
 
 
-def observed_alone(name: str, load: LoadGenerator | None) -> Observation:
-    """Observe only the load generator and the publishers (the baselines' instances are not ours to profile)."""
-    return Observation(name, {}, load, None)
+def observing(instances, profile_dir: Path | None = None):
+    """Return what observes a workload on these instances: their CPU too, and py-spy profiles into `profile_dir`."""
+
+    def observed(name: str, load: LoadGenerator | None) -> Observation:
+        return Observation(name, {instance.name: instance.pid for instance in instances}, load, profile_dir)
+
+    return observed
 
 
 def summarize(name: str, result: dict, started: float, **extra) -> dict:
@@ -79,7 +83,7 @@ async def notify_clients(instances, token: str, usernames: list[str]) -> list[di
 
 
 async def broadcast_workload(
-    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed=observed_alone
+    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed
 ) -> list:
     """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new clients."""
     rows = []
@@ -99,25 +103,30 @@ async def broadcast_workload(
 # --- W2 ------------------------------------------------------------------------------------
 
 
-async def per_user_workload(
-    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed=observed_alone
+async def publish_statuses(
+    name: str,
+    instances,
+    publish_urls: list[str],
+    token: str,
+    users: dict,
+    names: list[str],
+    per_client: int,
+    per_call: int,
+    workers: int,
+    observed,
 ) -> dict:
-    """W2: status events round-robin over users, one client per user, published over every instance."""
-    names = sorted(users)
+    """Connect one client per name, publish `per_client` status events to each as fast as `workers` go; one row."""
     clients = await notify_clients(instances, token, names)
-    load = LoadGenerator(clients, "notify", expect=sizes.per_user_events // len(names), timeout=300)
+    load = LoadGenerator(clients, "notify", expect=per_client, timeout=300)
     load.wait_ready()
     bodies = [
         {"request": users[names[i % len(names)]], "status": "processing", "progress": i % 100}
-        for i in range(sizes.per_user_events - sizes.per_user_events % len(names))
+        for i in range(per_client * len(names))
     ]
     headers = {"Authorization": f"Token {token}"}
-    urls = [instance.url for instance in instances]
-    how = "one event a call" if per_call == 1 else f"batches of {per_call}"
-    name = f"W2 per-user (ours, {len(instances)} instances, {how}, {workers} publishers)"
     with observed(name, load) as seen:
-        started, timings = await post_as_fast(urls, headers, in_calls(bodies, per_call), workers, status_call)
-        published_secs = time.time() - started
+        started, timings = await post_as_fast(publish_urls, headers, in_calls(bodies, per_call), workers, status_call)
+        published_secs = max(1e-9, time.time() - started)
         result = load.finish(timeout=300)
     timings.sort()
     return summarize(
@@ -130,48 +139,46 @@ async def per_user_workload(
     )
 
 
+async def per_user_workload(
+    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed
+) -> dict:
+    """W2: status events round-robin over users, one client per user, published over every instance."""
+    names = sorted(users)
+    how = "one event a call" if per_call == 1 else f"batches of {per_call}"
+    name = f"W2 per-user (ours, {len(instances)} instances, {how}, {workers} publishers)"
+    urls = [instance.url for instance in instances]
+    per_client = sizes.per_user_events // len(names)
+    return await publish_statuses(name, instances, urls, token, users, names, per_client, per_call, workers, observed)
+
+
 # --- W4 ------------------------------------------------------------------------------------
 
 
-async def publish_workload(instances, token: str, users: dict, sizes: Sizes, observed=observed_alone) -> list[dict]:
+async def publish_workload(instances, token: str, users: dict, sizes: Sizes, observed) -> list[dict]:
     """W4: `POST /api/v1/events/` to one instance by 1, 8 and 32 publishers: throughput, latency to the socket."""
-    subset = sorted(users)[:32]
-    headers = {"Authorization": f"Token {token}"}
-    rows = []
-    for workers in (1, 8, 32):
-        clients = await notify_clients(instances, token, subset)
-        per_client = max(1, sizes.publish_events // len(subset))
-        load = LoadGenerator(clients, "notify", expect=per_client, timeout=300)
-        load.wait_ready()
-        bodies = [
-            {"request": users[subset[i % len(subset)]], "status": "processing", "progress": i % 100}
-            for i in range(per_client * len(subset))
-        ]
-        name = f"W4 publish, {workers} publisher(s), 1 instance"
-        with observed(name, load) as seen:
-            started, timings = await post_as_fast(
-                [instances[0].url], headers, in_calls(bodies, 1), workers, status_call
-            )
-            post_secs = max(1e-9, time.time() - started)
-            result = load.finish(timeout=300)
-        timings.sort()
-        rows.append(
-            summarize(
-                name,
-                result,
-                started,
-                posts_per_sec=round(len(bodies) / post_secs),
-                post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
-                cpu_seconds=seen.cpu,
-            )
+    names = sorted(users)[:32]
+    per_client = max(1, sizes.publish_events // len(names))
+    return [
+        await publish_statuses(
+            f"W4 publish, {workers} publisher(s), 1 instance",
+            instances,
+            [instances[0].url],
+            token,
+            users,
+            names,
+            per_client,
+            1,
+            workers,
+            observed,
         )
-    return rows
+        for workers in (1, 8, 32)
+    ]
 
 
 # --- W3 ------------------------------------------------------------------------------------
 
 
-async def idle_connections(instance, token: str, names: list[str], count: int, observed=observed_alone) -> dict:
+async def idle_connections(instance, token: str, names: list[str], count: int, observed) -> dict:
     """W3: hold `count` authenticated idle sockets on one instance; connect rate and memory per connection."""
     usernames = [names[i % len(names)] for i in range(count)]
     clients = await notify_clients([instance], token, usernames)
@@ -196,18 +203,19 @@ async def idle_connections(instance, token: str, names: list[str], count: int, o
 # --- the product, and the baselines ---------------------------------------------------------
 
 
-async def ours(workdir: Path, sizes: Sizes, only: set[str], profile_dir: Path | None = None) -> list[dict]:
+async def ours(
+    workdir: Path, sizes: Sizes, only: set[str], profile_dir: Path | None = None, server: str = "daphne"
+) -> list[dict]:
+    """Every selected workload on two instances of the product, served by `server` (daphne, or uvicorn to compare)."""
     rows: list[dict] = []
     with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env=LONG_TICKETS) as app:
-        instances = [app.instance("A"), app.instance("B")]
+        instances = [app.instance("A", server=server), app.instance("B", server=server)]
         token = app.create_service_token("bench", "publish", "broadcast")
         users = create_users(app, sizes.clients, with_requests=True)
         names = sorted(users)
         headers = {"Authorization": f"Token {token}"}
 
-        def observed(name: str, load: LoadGenerator | None) -> Observation:
-            return Observation(name, {instance.name: instance.pid for instance in instances}, load, profile_dir)
-
+        observed = observing(instances, profile_dir)
         if "W1" in only:
             rows += await broadcast_workload(
                 "ours, 2 instances",
@@ -246,6 +254,7 @@ async def baseline_redis(workdir: Path, sizes: Sizes) -> list[dict]:
             "/api/v1/broadcasts/",
             announcement,
             {"Authorization": f"Token {token}"},
+            observing(instances),
         )
 
 
@@ -270,16 +279,20 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
             return clients
 
         label = "naive forwarder, 2 instances"
+        observed = observing(instances)
         rows = await broadcast_workload(
-            label, instances, same_clients, "naive", sizes, "/publish", naive_announcement, {}
+            label, instances, same_clients, "naive", sizes, "/publish", naive_announcement, {}, observed
         )
         per_client = sizes.per_user_events // len(groups)
         load = LoadGenerator(clients, "naive", expect=per_client, timeout=120)
         load.wait_ready()
         messages = [(groups[i % len(groups)], i) for i in range(per_client * len(groups))]
         urls = [instance.url for instance in instances]
-        started, _ = await post_as_fast(urls, {}, in_calls(messages, 1), 32, naive_call)
-        rows.append(summarize(f"W2 per-user ({label}, one message a call, 32 publishers)", load.finish(120), started))
+        name = f"W2 per-user ({label}, one message a call, 32 publishers)"
+        with observed(name, load) as seen:
+            started, _ = await post_as_fast(urls, {}, in_calls(messages, 1), 32, naive_call)
+            result = load.finish(120)
+        rows.append(summarize(name, result, started, cpu_seconds=seen.cpu))
         return rows
     finally:
         for instance in instances:

@@ -1,4 +1,8 @@
-"""One real daphne process serving project.asgi:application on a loopback port."""
+"""One real daphne process serving project.asgi:application on a loopback port.
+
+`server="uvicorn"` starts the same application under uvicorn instead (the
+benchmark compares the two; daphne is the server we ship).
+"""
 
 import signal
 import subprocess
@@ -15,6 +19,13 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 READY_TIMEOUT_SECS = 30.0
 READY_POLL_SECS = 0.1
 STOP_TIMEOUT_SECS = 10.0
+SERVER_COMMANDS = {
+    "daphne": lambda port: ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port)],
+    "uvicorn": lambda port: [
+        *("-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)),
+        *("--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--lifespan", "off", "--no-access-log"),
+    ],
+}
 
 
 class InstanceError(RuntimeError):
@@ -31,9 +42,13 @@ class DaphneInstance:
         log_dir: Path,
         port: int | None = None,
         application: str = "project.asgi:application",
+        server: str = "daphne",
     ) -> None:
+        if server not in SERVER_COMMANDS:
+            raise ValueError(f"server must be one of {sorted(SERVER_COMMANDS)}, not {server!r}")
         self.name = name
         self.application = application
+        self.server = server
         self.env = env
         self.port = port or free_port()
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +81,7 @@ class DaphneInstance:
         if self.is_running:
             raise InstanceError(f"{self!r} is already running; call restart() to start it again")
         self.starts += 1
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.application]
+        command = [sys.executable, *SERVER_COMMANDS[self.server](self.port), self.application]
         with self.log_path.open("ab") as log:
             log.write(f"\n===== start #{self.starts} of {self.name} on port {self.port} =====\n".encode())
             log.flush()

@@ -173,6 +173,7 @@ class Deployment:
         port: int | None = None,
         env: dict[str, str | None] | None = None,
         start: bool = True,
+        server: str = "daphne",
     ) -> DaphneInstance:
         """Return a new daphne instance of this deployment, started and ready unless `start=False`.
 
@@ -183,7 +184,7 @@ class Deployment:
         overrides: dict[str, str | None] = {"NOTIFY_INSTANCE_NAME": name, **(env or {})}
         if amqp_url is not None:
             overrides["NOTIFY_AMQP_URL"] = amqp_url
-        instance = DaphneInstance(name, self.env(**overrides), self.workdir / "logs", port=port)
+        instance = DaphneInstance(name, self.env(**overrides), self.workdir / "logs", port=port, server=server)
         self.instances.append(instance)
         if start:
             instance.start()
