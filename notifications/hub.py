@@ -18,10 +18,10 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import backpressure, fanout, frames, gcpauses, metrics, outbox, presence, shutdown, streams
-from . import sessions as session_state
+from . import backpressure, fanout, frames, gcpauses, metrics, outbox, presence, shutdown
 from .layer import LayerLink, LayerUnavailable
 from .presence_writer import PresenceWriter
+from .watch import SocketWatch
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,9 @@ class Hub:
         self._reader: asyncio.Task | None = None
         self._last_replacement = 0.0
         self.started_at = time.time()
-        self.presence = PresenceWriter(presence.instance_name(), lambda: self._targets(None))
+        self.presence = PresenceWriter(presence.instance_name(), self.local_connections)
         self.draining = False
-        # Each socket's position at the last heads check, to tell a stalled socket from a busy one.
-        self._checked_positions: dict[LocalConnection, object] = {}
-        self._just_bound: set[int] = set()
+        self.watch = SocketWatch(self)
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -119,7 +117,7 @@ class Hub:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*[t for t in [*self._tasks, self._reader] if t], return_exceptions=True)
-        await self._guarded(self.presence.close)
+        await self.guarded(self.presence.close)
         await self.link.close()
         if Hub._running is self:
             Hub._running = None
@@ -131,7 +129,7 @@ class Hub:
         await asyncio.gather(self._presence_task, return_exceptions=True)
         # Rows first: a client that sees 1001 and asks another instance finds this one gone already.
         await self.presence.close()
-        closing = [connection.close(CLOSE_GOING_AWAY) for connection in self._targets(None)]
+        closing = [connection.close(CLOSE_GOING_AWAY) for connection in self.local_connections()]
         await asyncio.gather(*closing, return_exceptions=True)
         logger.info("drained: %s sockets closed with 1001, presence rows deleted", len(closing))
         while self.connection_count():  # the clients' close replies, so the close frames reach them
@@ -170,24 +168,7 @@ class Hub:
         except LayerUnavailable:
             return  # re-bound with every group when the layer is replaced
         if then_catch_up is not None:
-            # An event committed between `welcome` and the binding reached nobody here.
-            self._just_bound.add(then_catch_up)
-            if len(self._just_bound) == 1:
-                self.loop.create_task(self._guarded(self._catch_up_just_bound))
-
-    async def _catch_up_just_bound(self) -> None:
-        """Send the users bound since the last call to the database only if their stream moved meanwhile.
-
-        One heads query for every binding that completed together (a burst of
-        connections), instead of one stream read per socket.
-        """
-        await asyncio.sleep(0)  # let the bindings completing now join this check
-        user_ids, self._just_bound = self._just_bound, set()
-        announcements, own = await database_sync_to_async(streams.heads_for_users)(list(user_ids))
-        for user_id in user_ids:
-            for connection in list(self.connections.get(user_id, ())):
-                if connection.delivery.position.is_behind(announcements, own.get(user_id, 0)):
-                    connection.delivery.catch_up()
+            self.watch.bound(then_catch_up)
 
     async def _unbind(self, user_id: int) -> None:
         if user_id in self.connections:
@@ -263,7 +244,7 @@ class Hub:
         while True:
             await asyncio.sleep(OUTBOX_SWEEP_SECS)
             if self.link.healthy:
-                await self._guarded(self.sweep_outbox)
+                await self.guarded(self.sweep_outbox)
 
     async def sweep_outbox(self) -> int:
         """Send the events no instance has fanned out yet; return how many were sent."""
@@ -318,14 +299,17 @@ class Hub:
 
     def _targets(self, user_id: int | None) -> list[LocalConnection]:
         if user_id is None:
-            return [c for sockets in self.connections.values() for c in sockets]
+            return self.local_connections()
         return list(self.connections.get(user_id, ()))
+
+    def local_connections(self) -> list[LocalConnection]:
+        return [c for sockets in self.connections.values() for c in sockets]
 
     # --- health and recovery -----------------------------------------------------------
 
     async def _probe_forever(self) -> None:
         while True:
-            await self._guarded(self._probe_once)
+            await self.guarded(self._probe_once)
             await asyncio.sleep(PROBE_INTERVAL_SECS)
 
     async def _probe_once(self) -> None:
@@ -351,55 +335,24 @@ class Hub:
 
     async def _after_recovery(self) -> None:
         """Close every gap the outage may have left, for every socket here."""
-        for connection in self._targets(None):
+        for connection in self.local_connections():
             connection.delivery.catch_up()
-        await self._guarded(self.sweep_outbox)
+        await self.guarded(self.sweep_outbox)
 
     async def _check_heads_forever(self) -> None:
         while True:
             await asyncio.sleep(HEADS_CHECK_SECS)
-            await self._guarded(self.check_heads)
-            await self._guarded(self.check_sessions)
-
-    async def check_heads(self) -> None:
-        """Ask every socket stalled behind its stream's head since the last check to catch up (losses the layer hid).
-
-        A socket that moved since the last check is receiving: a loss before
-        its newest event shows as a gap, which it closes itself. Only a stalled
-        one can be missing the tail of its stream; asking busy sockets too
-        would send them all to the database at once under load.
-        """
-        user_ids = list(self.connections)
-        if not user_ids:
-            return
-        announcements, own = await database_sync_to_async(streams.heads_for_users)(user_ids)
-        previous, self._checked_positions = self._checked_positions, {}
-        for connection in self._targets(None):
-            position = connection.delivery.position
-            if not position.is_behind(announcements, own.get(connection.user_id, 0)):
-                continue
-            self._checked_positions[connection] = position
-            if previous.get(connection) == position:
-                connection.delivery.catch_up()
-
-    async def check_sessions(self) -> None:
-        """Close the sockets whose session ended or whose user was deactivated (even if no message said so)."""
-        connections = self._targets(None)
-        if not connections:
-            return
-        pairs = {(c.user_id, c.session_key) for c in connections}
-        ended = await database_sync_to_async(session_state.find_ended)(pairs)
-        for connection in connections:
-            if (connection.user_id, connection.session_key) in ended:
-                connection.offer_control(fanout.session_ended_message(connection.user_id, None))
+            await self.guarded(self.watch.check_heads)
+            await self.guarded(self.watch.check_sessions)
 
     def close_requested(self, connection_ids: set[str]) -> None:
         """Close with 4000 the local sockets an operator asked to disconnect (found by the presence heartbeat)."""
-        for connection in self._targets(None):
+        for connection in self.local_connections():
             if connection.connection_id in connection_ids:
                 connection.offer_control(fanout.session_ended_message(connection.user_id, None))
 
-    async def _guarded(self, work) -> None:
+    async def guarded(self, work) -> None:
+        """Run one periodic or background task, logging its failure instead of ending the loop that runs it."""
         try:
             await work()
         except asyncio.CancelledError:

@@ -44,6 +44,14 @@ async def signed_in_socket(user, resume: str | None = None):
     return communicator, welcome
 
 
+async def live_socket(user):
+    """Return a signed-in socket that has resumed from its welcome cursor: live events come next."""
+    communicator, welcome = await signed_in_socket(user, resume=None)
+    await communicator.send_json_to({"type": "resume", "cursor": welcome["cursor"]})
+    await receive_until(communicator, "replayed")
+    return communicator
+
+
 async def receive_until(communicator, frame_type: str, timeout: float = 5):
     """Return the frames up to and including the first of `frame_type`."""
     seen = []

@@ -9,7 +9,7 @@ from django.urls import reverse
 from notifications import actions, fanout
 from notifications.models import Connection, Event, ServiceClient, TrackedRequest
 
-from .sockets import make_user, receive_until, signed_in_socket
+from .sockets import live_socket, make_user, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,13 +33,6 @@ def admin_post(client: Client, url_name: str, data: dict, *args):
 @database_sync_to_async
 def admin_get(client: Client, url: str):
     return client.get(url)
-
-
-async def live_socket(user):
-    communicator, welcome = await signed_in_socket(user)
-    await communicator.send_json_to({"type": "resume", "cursor": welcome["cursor"]})
-    await receive_until(communicator, "replayed")
-    return communicator
 
 
 async def a_request(owner, title="Export") -> TrackedRequest:

@@ -289,7 +289,7 @@ async def test_deactivating_the_user_closes_its_sockets_with_4000(hub, monkeypat
     user = await make_user("ada")
     communicator, _ = await signed_in_socket(user)
     await database_sync_to_async(get_user_model().objects.filter(pk=user.pk).update)(is_active=False)
-    await hub.check_sessions()
+    await hub.watch.check_sessions()
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4000}
 
 

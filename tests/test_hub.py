@@ -5,19 +5,11 @@ from channels.db import database_sync_to_async
 
 from notifications import fanout
 from notifications import hub as hub_module
-from notifications.cursors import Cursor
 from notifications.models import Event
 
-from .sockets import make_user, publish, receive_until, signed_in_socket
+from .sockets import live_socket, make_user, publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def live_socket(user):
-    communicator, welcome = await signed_in_socket(user, resume=None)
-    await communicator.send_json_to({"type": "resume", "cursor": welcome["cursor"]})
-    await receive_until(communicator, "replayed")
-    return communicator
 
 
 async def test_an_event_stored_by_another_process_is_sent_by_the_outbox_sweep(hub, monkeypatch):
@@ -50,8 +42,8 @@ async def test_a_failed_fan_out_is_re_sent_and_shows_as_re_sent(hub, monkeypatch
 
     monkeypatch.setattr(hub.link, "group_send_all", refusing_group_send_all)
     _, event = await publish(user)
-    await hub.check_heads()  # the socket itself still catches up from the database, once seen stalled
-    await hub.check_heads()
+    await hub.watch.check_heads()  # the socket itself still catches up from the database, once seen stalled
+    await hub.watch.check_heads()
     frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
     assert frames[-1]["id"] == str(event.id)
     monkeypatch.setattr(hub.link, "group_send_all", real_send_all)
@@ -59,25 +51,6 @@ async def test_a_failed_fan_out_is_re_sent_and_shows_as_re_sent(hub, monkeypatch
     stored = await database_sync_to_async(Event.objects.get)(id=event.id)
     assert stored.delivery_state == "re-sent"
     assert await communicator.receive_nothing(timeout=0.3), "the re-send was delivered twice"
-    await communicator.disconnect()
-
-
-async def test_a_message_the_layer_lost_is_delivered_by_the_heads_check(hub, monkeypatch):
-    """If the layer silently drops an event, the heads check sends it anyway, once: when the socket is
-    seen behind its stream's head at two checks in a row without moving."""
-    monkeypatch.setattr(hub, "on_event_stored", lambda message: None)
-    user = await make_user("ada")
-    communicator = await live_socket(user)
-    _, event = await publish(user)
-    assert await communicator.receive_nothing(timeout=0.3)
-    await hub.check_heads()
-    assert await communicator.receive_nothing(timeout=0.3), "behind once is not yet stalled"
-    await hub.check_heads()
-    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
-    assert frames[-1]["id"] == str(event.id)
-    await hub.check_heads()
-    await hub.check_heads()
-    assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
 
 
@@ -110,38 +83,3 @@ async def test_status_reports_the_layer_and_sockets(hub):
     status = hub.status()
     assert status["layer"] == "in-process" and status["healthy"] and status["connections"] == 1
     await communicator.disconnect()
-
-
-class StubConnection:
-    """A socket as the heads check sees it: a position, and whether it was asked to catch up."""
-
-    def __init__(self, user_id: int, position: Cursor):
-        self.user_id = user_id
-        self.asked = 0
-        self.delivery = self
-        self.position = position
-
-    def catch_up(self) -> None:
-        self.asked += 1
-
-
-async def test_the_heads_check_asks_only_stalled_sockets_to_catch_up(hub):
-    """Behind the head and not moving: asked to catch up. Behind but receiving: left to its live events."""
-    user = await make_user("ada")
-    await publish(user)
-    socket = StubConnection(user.pk, Cursor(0, 0))
-    hub.connections[user.pk].add(socket)
-    try:
-        await hub.check_heads()
-        assert socket.asked == 0, "first seen behind the head: its events may be on the way"
-        socket.position = Cursor(0, 1)
-        await hub.check_heads()
-        assert socket.asked == 0, "it moved since: its live events are coming"
-        await hub.check_heads()
-        assert socket.asked == 1, "stalled behind the head"
-        socket.position = Cursor(0, 2)
-        await hub.check_heads()
-        await hub.check_heads()
-        assert socket.asked == 1, "at the head: nothing to catch up"
-    finally:
-        hub.connections.pop(user.pk)
