@@ -100,6 +100,21 @@ async def broadcast_workload(
     return rows
 
 
+async def product_broadcasts(label: str, instances, token: str, names: list[str], sizes: Sizes, observed) -> list:
+    """W1 on instances of the product: announcements through the REST API, clients with fresh tickets."""
+    return await broadcast_workload(
+        label,
+        instances,
+        lambda: notify_clients(instances, token, names),
+        "notify",
+        sizes,
+        "/api/v1/broadcasts/",
+        announcement,
+        {"Authorization": f"Token {token}"},
+        observed,
+    )
+
+
 # --- W2 ------------------------------------------------------------------------------------
 
 
@@ -213,21 +228,10 @@ async def ours(
         token = app.create_service_token("bench", "publish", "broadcast")
         users = create_users(app, sizes.clients, with_requests=True)
         names = sorted(users)
-        headers = {"Authorization": f"Token {token}"}
 
         observed = observing(instances, profile_dir)
         if "W1" in only:
-            rows += await broadcast_workload(
-                "ours, 2 instances",
-                instances,
-                lambda: notify_clients(instances, token, names),
-                "notify",
-                sizes,
-                "/api/v1/broadcasts/",
-                announcement,
-                headers,
-                observed,
-            )
+            rows += await product_broadcasts("ours, 2 instances", instances, token, names, sizes, observed)
         if "W2" in only:
             for per_call, workers in ((sizes.batch, 8), (1, 32)):
                 rows.append(await per_user_workload(instances, token, users, sizes, per_call, workers, observed))
@@ -245,17 +249,8 @@ async def baseline_redis(workdir: Path, sizes: Sizes) -> list[dict]:
         instances = [redis.instance("A", env=env), redis.instance("B", env=env)]
         token = redis.create_service_token("bench", "publish", "broadcast")
         names = sorted(create_users(redis, sizes.clients, with_requests=False))
-        return await broadcast_workload(
-            "ours on channels_redis, 2 instances",
-            instances,
-            lambda: notify_clients(instances, token, names),
-            "notify",
-            sizes,
-            "/api/v1/broadcasts/",
-            announcement,
-            {"Authorization": f"Token {token}"},
-            observing(instances),
-        )
+        label = "ours on channels_redis, 2 instances"
+        return await product_broadcasts(label, instances, token, names, sizes, observing(instances))
 
 
 async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
