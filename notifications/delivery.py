@@ -113,8 +113,8 @@ class OrderedDelivery:
         self._send_live(is_announcement, message)
         while (following := self._held.pop((is_announcement, self._seen(is_announcement) + 1), None)) is not None:
             self._send_live(is_announcement, following)
-        if not self._held:
-            self._forget_held()
+        if self._reorder_timer is not None and not self._held:
+            self._forget_held()  # the gap filled in time
 
     def _seen(self, is_announcement: bool) -> int:
         return self.position.announcements if is_announcement else self.position.own

@@ -9,13 +9,15 @@ This handler runs the whole synchronous chain once, in the request's thread.
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
 
 
 class SyncChainASGIHandler(ASGIHandler):
     """Run the middleware chain and the view synchronously, in one hop to the request's thread."""
 
     def __init__(self):
-        super().__init__()
+        # ASGIHandler's own __init__ would load the async chain too, only to replace it.
+        BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
 
     async def get_response_async(self, request):
