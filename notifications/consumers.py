@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from . import actions, conf, frames, metrics, streams, tickets
+from .cursors import Cursor
 from .delivery import OrderedDelivery
 from .errors import FrameError, FrameNotFound, NotFound, RateLimited
 from .fanout import READ_MESSAGE, SESSION_ENDED_MESSAGE
@@ -30,6 +31,14 @@ CLOSE_SESSION_ENDED = 4000
 CLOSE_FLOODING = 4429
 CLOSE_TOO_BIG = 1009
 CLOSE_GOING_AWAY = 1001
+
+
+def _redeem_with_head(raw_ticket: str) -> tuple[tickets.RedeemedTicket | None, Cursor | None]:
+    """Claim a ticket and read its user's stream head in one thread hop (it runs on every ticket connect)."""
+    redeemed = tickets.redeem_ticket(raw_ticket)
+    if redeemed is None or not redeemed.user.is_active:
+        return None, None
+    return redeemed, streams.head_cursor(redeemed.user.pk)
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
@@ -55,29 +64,30 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if offered and subprotocol is None:
             await self.close()  # before accept: the handshake is refused
             return
-        user, session_key, how = await self._authenticate()
+        user, session_key, how, head = await self._authenticate()
         await self.accept(subprotocol)
         if user is None:
             metrics.SOCKETS_REFUSED.inc()
             logger.info("socket refused: %s", how, extra={"event": "ws.refused", "reason": how, "code": 4401})
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        await self._start(user, session_key)
+        await self._start(user, session_key, head)
 
-    async def _authenticate(self):
+    async def _authenticate(self) -> tuple:
+        """Return the socket's user, session key, how it signed in, and its stream's head when already read."""
         ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket")
         if ticket:
-            redeemed = await database_sync_to_async(tickets.redeem_ticket)(ticket[0])
-            if redeemed is None or not redeemed.user.is_active:
-                return None, "", "bad_ticket"
-            return redeemed.user, redeemed.session_key, "ticket"
+            redeemed, head = await database_sync_to_async(_redeem_with_head)(ticket[0])
+            if redeemed is None:
+                return None, "", "bad_ticket", None
+            return redeemed.user, redeemed.session_key, "ticket", head
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            return None, "", "no_session"
+            return None, "", "no_session", None
         session = self.scope.get("session")
-        return user, (session.session_key or "") if session is not None else "", "session"
+        return user, (session.session_key or "") if session is not None else "", "session", None
 
-    async def _start(self, user, session_key: str) -> None:
+    async def _start(self, user, session_key: str, head: Cursor | None) -> None:
         self.user = user
         self.user_id = user.pk
         self.session_key = session_key
@@ -91,7 +101,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if self.hub.draining:  # this instance is stopping: go to another one now
             await self.close(code=CLOSE_GOING_AWAY)
             return
-        head = await database_sync_to_async(streams.head_cursor)(self.user_id)
+        if head is None:
+            head = await database_sync_to_async(streams.head_cursor)(self.user_id)
         self.delivery = OrderedDelivery(self.user_id, head, self.send_text)
         self.hub.register(self)
         metrics.SOCKETS_OPENED.inc()

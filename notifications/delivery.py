@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 from channels.db import database_sync_to_async
 
@@ -44,7 +43,7 @@ class OrderedDelivery:
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._pending_frames: list[tuple[str, datetime]] = []
+        self._pending_frames: list[tuple[str, float]] = []  # frame, created_at (Unix time)
         # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
         self._held: dict[tuple[bool, int], dict] = {}
         self._reorder_timer: asyncio.TimerHandle | None = None
@@ -182,7 +181,7 @@ class OrderedDelivery:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     is_announcement = stored.user_id is None
                     frame = self._advance(is_announcement, stored.seq, frames.encode_payload(stored.payload))
-                    self._pending_frames.append((frame, stored.created_at))
+                    self._pending_frames.append((frame, stored.created_at.timestamp()))
                     count += 1
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
             await self._flush()

@@ -4,16 +4,38 @@ Fan-out is best effort and fast; correctness never depends on it. An event
 that no instance managed to send stays pending in the outbox (see
 `outbox.py`), and every connection closes its own gaps from the database
 (see `delivery.py`).
+
+A commit's events travel as one `events.stored` message per group: the
+user's group, or the everyone group for announcements. A commit with events
+for many users (a batch publish, an outbox sweep) goes to every instance as a
+single message instead of one per user; each instance keeps the events of
+the users it holds. Each event's payload is encoded to JSON here, once, not
+once per instance or per socket.
 """
+
+from collections import defaultdict
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
+from . import frames
 from .models import Event, EventKind
 
-EVENT_MESSAGE = "event.stored"
+EVENTS_MESSAGE = "events.stored"
 READ_MESSAGE = "read.marked"
 SESSION_ENDED_MESSAGE = "session.ended"
+# A commit with events of at least this many groups is sent once, to every instance.
+MANY_GROUPS = 8
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One layer message, and the positions of the stored events it carries (none for a control message)."""
+
+    group: str
+    message: dict
+    positions: tuple[int, ...] = ()
 
 
 def user_group(user_id: int) -> str:
@@ -28,15 +50,26 @@ def group_for(event: Event) -> str:
     return everyone_group() if event.kind == EventKind.ANNOUNCEMENT else user_group(event.user_id)
 
 
-def event_message(event: Event) -> dict:
-    """Return the layer message that carries a stored event to every instance."""
-    return {
-        "type": EVENT_MESSAGE,
-        "user_id": event.user_id,
-        "seq": event.seq,
-        "position": event.position,
-        "payload": event.payload,
-    }
+def wire_event(event: Event) -> list:
+    """Return an event as the layer carries it: [user_id (None: everyone), seq, encoded payload, created_at]."""
+    return [event.user_id, event.seq, frames.encode_payload(event.payload), event.created_at.timestamp()]
+
+
+def events_message(events: list[Event]) -> dict:
+    return {"type": EVENTS_MESSAGE, "events": [wire_event(event) for event in events]}
+
+
+def outgoing_for(events: list[Event]) -> list[Outgoing]:
+    """Return the messages that carry these events, in order: one per group, or one to everyone for many groups."""
+    by_group: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_group[group_for(event)].append(event)
+    if len(by_group) >= MANY_GROUPS:
+        by_group = {everyone_group(): events}
+    return [
+        Outgoing(group, events_message(grouped), tuple(event.position for event in grouped))
+        for group, grouped in by_group.items()
+    ]
 
 
 def read_message(user_id: int, up_to: str, unread: int) -> dict:
@@ -50,19 +83,19 @@ def session_ended_message(user_id: int, session_key: str | None) -> dict:
 
 def fan_out_on_commit(events: list[Event]) -> None:
     """Hand the events, in order, to this process's hub once the transaction commits."""
-    transaction.on_commit(lambda: _hand_to_hub([(group_for(e), event_message(e), e.position) for e in events]))
+    transaction.on_commit(lambda: _hand_to_hub(outgoing_for(events), events))
 
 
 def send_on_commit(group: str, message: dict) -> None:
     """Send a control message (read, session ended) once the transaction commits."""
-    transaction.on_commit(lambda: _hand_to_hub([(group, message, None)]))
+    transaction.on_commit(lambda: _hand_to_hub([Outgoing(group, message)], []))
 
 
-def _hand_to_hub(items: list[tuple[str, dict, int | None]]) -> None:
+def _hand_to_hub(outgoing: list[Outgoing], events: list[Event]) -> None:
     from .hub import Hub
 
     hub = Hub.running()
     if hub is not None:
-        hub.submit_threadsafe(items)
+        hub.submit_threadsafe(outgoing, events)
     # With no hub in this process (a management command, a worker), the outbox
     # sweep of a serving instance sends the event within a second or two.

@@ -2,9 +2,10 @@
 
 Each process subscribes its single layer channel to the groups of the users
 it holds sockets for, plus the everyone group, and routes what arrives to
-those sockets. That is one layer message per process per event (not one per
-socket), one JSON encoding per event, and one place to probe the layer,
-replace it when it wedges, and tell every socket to catch up afterwards.
+those sockets. That is at most one layer message per process per commit
+(not one per socket, nor one per event of a batch), and one place to probe
+the layer, replace it when it wedges, and tell every socket to catch up
+afterwards.
 """
 
 import asyncio
@@ -12,13 +13,13 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import backpressure, fanout, frames, gcpauses, metrics, outbox, presence, shutdown
+from . import backpressure, fanout, gcpauses, lazylogs, metrics, outbox, presence, shutdown
 from .layer import LayerLink, LayerUnavailable
 from .presence_writer import PresenceWriter
 from .watch import SocketWatch
@@ -101,6 +102,7 @@ class Hub:
         self._tasks.append(self._presence_task)
         self._bind_in_background(fanout.everyone_group())
         backpressure.bound_daphne_send_buffers()
+        lazylogs.defer_autobahn_debug_formatting()
         gcpauses.tune_for_serving()
         graceful = shutdown.install_sigterm_handler(self)
         mode = "RabbitMQ" if self.link.is_rabbitmq else "in-process (one instance only)"
@@ -186,33 +188,30 @@ class Hub:
 
     # --- publishing (from any thread) ----------------------------------------------
 
-    def submit_threadsafe(self, items: list[tuple[str, dict, int | None]]) -> None:
-        """Queue (group, message, position) items for the layer, in order; a position marks a stored event."""
-        for _, message, position in items:
-            if position is not None:
-                self._record_published(message)
+    def submit_threadsafe(self, outgoing: list[fanout.Outgoing], events: list = ()) -> None:
+        """Queue messages for the layer, in order; `events` are the stored events they carry (for metrics, logs)."""
+        if events:
+            self._record_published(events)
         try:
-            self.loop.call_soon_threadsafe(self._queue_outgoing, items)
+            self.loop.call_soon_threadsafe(self._queue_outgoing, outgoing)
         except RuntimeError:
             pass  # the loop has closed (shutdown); the outbox keeps the events
 
-    def _queue_outgoing(self, items: list[tuple[str, dict, int | None]]) -> None:
-        for item in items:
+    def _queue_outgoing(self, outgoing: list[fanout.Outgoing]) -> None:
+        for item in outgoing:
             self._outgoing.put_nowait(item)
 
     @staticmethod
-    def _record_published(message: dict) -> None:
-        metrics.record_stored(message.get("user_id"))
-        logger.info(
-            "event published",
-            extra={
-                "event": "event.published",
-                "event_id": message["payload"].get("id"),
-                "kind": message["payload"].get("kind"),
-                "user_id": message.get("user_id"),
-                "seq": message.get("seq"),
-            },
-        )
+    def _record_published(events: list) -> None:
+        """Count the committed events and log them: one line per commit, naming every event."""
+        metrics.record_stored(events)
+        first = events[0]
+        fields = {"event": "event.published", "count": len(events)}
+        if len(events) == 1:
+            fields.update(event_id=first.id, kind=first.kind, user_id=first.user_id, seq=first.seq)
+        else:
+            fields["event_ids"] = ",".join(str(event.id) for event in events)
+        logger.info("event published" if len(events) == 1 else "events published", extra=fields)
 
     async def _send_forever(self) -> None:
         """Send what commits hand over, in order; record the stored events sent with one write per batch."""
@@ -222,18 +221,17 @@ class Hub:
                 batch.append(self._outgoing.get_nowait())
             if not self.link.healthy:
                 # The outbox sweep sends stored events once the layer answers again.
-                batch = [item for item in batch if item[2] is None]
+                batch = [item for item in batch if not item.positions]
             try:
                 metrics.EVENTS_FANNED_OUT.inc(await self._send_all(batch))
             except Exception:  # e.g. the database went away while recording; the outbox re-sends
                 logger.exception("hub could not fan out a batch; the outbox sweep re-sends what is pending")
 
-    async def _send_all(self, batch: list[tuple[str, dict, int | None]]) -> int:
-        """Send each (group, message, position) in order; record the stored events' outcome; return how many went."""
-        outcomes = await self.link.group_send_all([(group, message) for group, message, _ in batch])
-        stored = [(position, ok) for (_, _, position), ok in zip(batch, outcomes, strict=True) if position is not None]
-        sent = [position for position, ok in stored if ok]
-        failed = [position for position, ok in stored if not ok]
+    async def _send_all(self, batch: list[fanout.Outgoing]) -> int:
+        """Send each message in order; record the stored events' outcome; return how many events went."""
+        outcomes = await self.link.group_send_all([(item.group, item.message) for item in batch])
+        sent = [position for item, ok in zip(batch, outcomes, strict=True) if ok for position in item.positions]
+        failed = [position for item, ok in zip(batch, outcomes, strict=True) if not ok for position in item.positions]
         if failed:
             await database_sync_to_async(outbox.mark_attempt_failed)(failed)
         if sent:
@@ -249,8 +247,7 @@ class Hub:
     async def sweep_outbox(self) -> int:
         """Send the events no instance has fanned out yet; return how many were sent."""
         events = await database_sync_to_async(outbox.claim_pending)(OUTBOX_GRACE)
-        batch = [(fanout.group_for(event), fanout.event_message(event), event.position) for event in events]
-        sent = await self._send_all(batch)
+        sent = await self._send_all(fanout.outgoing_for(events))
         metrics.EVENTS_RESENT.inc(sent)
         if events:
             logger.info("outbox: re-sent %s of %s pending events", sent, len(events))
@@ -280,16 +277,16 @@ class Hub:
     def on_layer_probe(self, message: dict) -> None:
         self.link.probe_arrived(message)
 
-    def on_event_stored(self, message: dict) -> None:
-        # Once per process, not once per socket: the encoded payload and its time.
-        message = {
-            **message,
-            "encoded": frames.encode_payload(message["payload"]),
-            "created_at": datetime.fromisoformat(message["payload"]["created_at"]),
-        }
-        targets = self._targets(message["user_id"])
-        for connection in targets:
-            connection.offer_event(message)
+    def on_events_stored(self, message: dict) -> None:
+        """Offer each event to the local sockets of its user (of everyone, for an announcement)."""
+        connections = self.connections
+        for user_id, seq, encoded, created_at in message["events"]:
+            targets = self.local_connections() if user_id is None else connections.get(user_id)
+            if not targets:
+                continue  # sent to every instance; this one holds no socket of that user
+            event = {"user_id": user_id, "seq": seq, "encoded": encoded, "created_at": created_at}
+            for connection in targets:
+                connection.offer_event(event)
 
     def on_read_marked(self, message: dict) -> None:
         for connection in self._targets(message["user_id"]):

@@ -7,9 +7,9 @@ reconnects and health) is read at scrape time by `HubCollector`, so there is
 no second bookkeeping to drift.
 """
 
-from datetime import datetime
+import time
+from collections import Counter as Tally
 
-from django.utils import timezone
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -31,13 +31,15 @@ SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated sockets this pr
 SOCKETS_REFUSED = Counter("notify_sockets_refused", "Sockets closed at once for lack of authentication.")
 
 
-def observe_delivery_lag(created_at: datetime) -> None:
-    """Record the time from an event's storing to its frame being handed to the socket."""
-    DELIVERY_LAG.observe(max(0.0, (timezone.now() - created_at).total_seconds()))
+def observe_delivery_lag(created_at: float) -> None:
+    """Record the time from an event's storing (a Unix timestamp) to its frame being handed to the socket."""
+    DELIVERY_LAG.observe(max(0.0, time.time() - created_at))
 
 
-def record_stored(user_id: int | None) -> None:
-    EVENTS_STORED.labels(kind="announcement" if user_id is None else "request.status").inc()
+def record_stored(events: list) -> None:
+    """Count committed events by kind."""
+    for kind, count in Tally(event.kind for event in events).items():
+        EVENTS_STORED.labels(kind=kind).inc(count)
 
 
 def record_refused(code: str) -> None:

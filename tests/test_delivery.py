@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ USER_ID = 7
 def live(seq: int) -> dict:
     """A live layer message of the user's own stream, as the hub offers it."""
     payload = {"id": f"event-{seq}", "n": seq}
-    return {"user_id": USER_ID, "seq": seq, "encoded": frames.encode_payload(payload), "created_at": datetime.now(UTC)}
+    return {"user_id": USER_ID, "seq": seq, "encoded": frames.encode_payload(payload), "created_at": time.time()}
 
 
 def stored(seq: int) -> SimpleNamespace:

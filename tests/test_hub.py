@@ -1,9 +1,11 @@
 """The hub: outbox re-sends, silent losses closed by the heads check, routing to local sockets."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
-from notifications import fanout
+from notifications import actions, fanout
 from notifications import hub as hub_module
 from notifications.models import Event
 
@@ -56,7 +58,7 @@ async def test_a_failed_fan_out_is_re_sent_and_shows_as_re_sent(hub, monkeypatch
 
 async def test_a_gap_in_live_messages_is_read_from_the_database_in_order(hub, monkeypatch):
     """When a live message arrives after a lost one, the socket gets both, in stream order."""
-    real = hub.on_event_stored
+    real = hub.on_events_stored
     dropped = []
 
     def drop_the_first(message):
@@ -65,13 +67,14 @@ async def test_a_gap_in_live_messages_is_read_from_the_database_in_order(hub, mo
             return
         real(message)
 
-    monkeypatch.setattr(hub, "on_event_stored", drop_the_first)
+    monkeypatch.setattr(hub, "on_events_stored", drop_the_first)
     user = await make_user("ada")
     communicator = await live_socket(user)
     tracked, _ = await publish(user, title="Gap")
     frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
     assert [f["request"]["status"] for f in frames] == ["queued", "processing"]
-    assert frames[0]["id"] == dropped[0]["payload"]["id"]
+    [[_, _, encoded, _]] = dropped[0]["events"]
+    assert frames[0]["id"] == json.loads("{" + encoded + "}")["id"]
     await communicator.disconnect()
 
 
@@ -83,3 +86,28 @@ async def test_status_reports_the_layer_and_sockets(hub):
     status = hub.status()
     assert status["layer"] == "in-process" and status["healthy"] and status["connections"] == 1
     await communicator.disconnect()
+
+
+async def test_a_batch_for_many_users_is_one_message_and_each_socket_gets_only_its_own(hub, monkeypatch):
+    """A commit for many users goes to every instance as one layer message; the hub hands each socket its user's."""
+    users = [await make_user(f"user{i}") for i in range(fanout.MANY_GROUPS)]
+    requests = [await database_sync_to_async(actions.do_create_request)(user, "Import") for user in users]
+    ada, bob = users[0], users[1]
+    ada_socket, bob_socket = await live_socket(ada), await live_socket(bob)
+    sent_groups = []
+    real_send_all = hub.link.group_send_all
+
+    async def recording_send_all(items, **kwargs):
+        sent_groups.extend(group for group, _ in items)
+        return await real_send_all(items, **kwargs)
+
+    monkeypatch.setattr(hub.link, "group_send_all", recording_send_all)
+    changes = [actions.StatusChange(tracked.id, "processing", 50, f"for {tracked.owner_id}") for tracked, _ in requests]
+    events = await database_sync_to_async(actions.do_publish_statuses)(changes)
+
+    for socket, user, event in ((ada_socket, ada, events[0]), (bob_socket, bob, events[1])):
+        frame = await socket.receive_json_from(timeout=5)
+        assert frame["id"] == str(event.id) and frame["message"] == f"for {user.pk}"
+        assert await socket.receive_nothing(timeout=0.3), "a socket received another user's event"
+        await socket.disconnect()
+    assert sent_groups == [fanout.everyone_group()]

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def test_a_message_the_layer_lost_is_delivered_by_the_heads_check(hub, monkeypatch):
     """If the layer silently drops an event, the heads check sends it anyway, once: when the socket is
     seen behind its stream's head at two checks in a row without moving."""
-    monkeypatch.setattr(hub, "on_event_stored", lambda message: None)
+    monkeypatch.setattr(hub, "on_events_stored", lambda message: None)
     user = await make_user("ada")
     communicator = await live_socket(user)
     _, event = await publish(user)

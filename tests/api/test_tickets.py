@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from notifications import tickets
@@ -17,6 +18,24 @@ def test_ticket_redeems_once(alice):
     redeemed = tickets.redeem_ticket(raw)
     assert (redeemed.user, redeemed.session_key) == (alice, "s1")
     assert WebSocketTicket.objects.get(ticket_hash=hash_secret(raw)).used_at is not None
+    assert tickets.redeem_ticket(raw) is None
+
+
+def test_the_redeemed_user_is_its_whole_row_as_the_orm_reads_it(alice):
+    """Every field of the user comes back converted as the ORM converts it (aware datetimes, booleans)."""
+    alice.last_login = timezone.now()
+    alice.save()
+    user = tickets.redeem_ticket(tickets.issue_ticket(alice)).user
+    stored = get_user_model().objects.get(pk=alice.pk)
+    for field in get_user_model()._meta.concrete_fields:
+        assert getattr(user, field.attname) == getattr(stored, field.attname), field.name
+    assert user.is_active is True and timezone.is_aware(user.date_joined) and timezone.is_aware(user.last_login)
+    assert not user._state.adding
+
+
+def test_a_ticket_of_a_deleted_user_is_refused(alice):
+    raw = tickets.issue_ticket(alice)
+    get_user_model().objects.filter(pk=alice.pk).delete()
     assert tickets.redeem_ticket(raw) is None
 
 
