@@ -43,9 +43,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# `--write` replaces what stands between these lines of an existing file (docs/benchmarks.md).
+BEGIN = "<!-- bench.run: the latest run, written by --write -->"
+END = "<!-- bench.run: end -->"
+
+
 def write(path: str, rows: list[dict], command: str) -> None:
-    """Write the table to `path`, headed by when and where it was measured and the command."""
-    Path(path).write_text(
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; {versions()}.\n"
+    """Write the table, headed by when and where it ran and the command, into `path`.
+
+    In a file that has the BEGIN and END lines, only what stands between them
+    is replaced; a file without them gets the block appended; a new file is
+    the block alone.
+    """
+    block = (
+        f"{BEGIN}\n"
+        f"Run finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; {versions()}.\n"
         f"Command: `{command}`\n\n{table(rows)}\n"
+        f"{END}"
     )
+    target = Path(path)
+    text = target.read_text() if target.exists() else ""
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        text = before + block + rest.split(END, 1)[1]
+    else:
+        text = text + ("\n" if text and not text.endswith("\n") else "") + block + "\n"
+    target.write_text(text)

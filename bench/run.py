@@ -1,7 +1,7 @@
 """Run the benchmark: real daphne instances, a separate load-generator process, baselines in the same run.
 
     .venv/bin/python -m bench.run                          # full sizes, prints the table
-    .venv/bin/python -m bench.run --write docs/benchmarks-latest.md
+    .venv/bin/python -m bench.run --write docs/benchmarks.md   # the table into the page, between its markers
     .venv/bin/python -m bench.run --short                  # smoke: small sizes, fails on any loss or duplicate
     .venv/bin/python -m bench.run --only W2 baselines      # a selection
     .venv/bin/python -m bench.run --only W4 --profile var/profiles   # py-spy profiles of the instances
@@ -44,7 +44,11 @@ def faulty_rows(rows: list[dict]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="small sizes (the CI smoke run)")
-    parser.add_argument("--write", default=None, help="write the table into this markdown file")
+    parser.add_argument(
+        "--write",
+        default=None,
+        help="put the table into this markdown file (between its bench.run markers, if it has them)",
+    )
     parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="workloads to run")
     parser.add_argument("--profile", type=Path, default=None, help="record py-spy profiles of our instances here")
     parser.add_argument(
