@@ -2,10 +2,10 @@
 
 Each process subscribes its single layer channel to the groups of the users
 it holds sockets for, plus the everyone group, and routes what arrives to
-those sockets. That is at most one layer message per process per commit
-(not one per socket, nor one per event of a batch), and one place to probe
-the layer, replace it when it wedges, and tell every socket to catch up
-afterwards.
+those sockets. That is one layer message per group a commit touches, or
+one for the whole commit (not one per socket, nor one per event of a
+batch), and one place to probe the layer, replace it when it wedges, and
+tell every socket to catch up afterwards.
 """
 
 import asyncio
