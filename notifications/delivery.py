@@ -180,7 +180,7 @@ class OrderedDelivery:
             for stored in replay.events:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     is_announcement = stored.user_id is None
-                    frame = self._advance(is_announcement, stored.seq, frames.encode_payload(stored.payload))
+                    frame = self._advance(is_announcement, stored.seq, stored.encoded_payload)
                     self._pending_frames.append((frame, stored.created_at.timestamp()))
                     count += 1
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)

@@ -9,8 +9,8 @@ A commit's events travel as one `events.stored` message per group: the
 user's group, or the everyone group for announcements. A commit with events
 for many users (a batch publish, an outbox sweep) goes to every instance as a
 single message instead of one per user; each instance keeps the events of
-the users it holds. Each event's payload is encoded to JSON here, once, not
-once per instance or per socket.
+the users it holds. Each event's payload travels encoded to JSON, as it was
+stored (`Event.encoded_payload`), not encoded again per instance or socket.
 """
 
 from collections import defaultdict
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from . import frames
 from .models import Event, EventKind
 
 EVENTS_MESSAGE = "events.stored"
@@ -52,7 +51,7 @@ def group_for(event: Event) -> str:
 
 def wire_event(event: Event) -> list:
     """Return an event as the layer carries it: [user_id (None: everyone), seq, encoded payload, created_at]."""
-    return [event.user_id, event.seq, frames.encode_payload(event.payload), event.created_at.timestamp()]
+    return [event.user_id, event.seq, event.encoded_payload, event.created_at.timestamp()]
 
 
 def events_message(events: list[Event]) -> dict:
@@ -83,19 +82,20 @@ def session_ended_message(user_id: int, session_key: str | None) -> dict:
 
 def fan_out_on_commit(events: list[Event]) -> None:
     """Hand the events, in order, to this process's hub once the transaction commits."""
-    transaction.on_commit(lambda: _hand_to_hub(outgoing_for(events), events))
+    transaction.on_commit(lambda: _hand_to_hub(lambda: outgoing_for(events), events))
 
 
 def send_on_commit(group: str, message: dict) -> None:
     """Send a control message (read, session ended) once the transaction commits."""
-    transaction.on_commit(lambda: _hand_to_hub([Outgoing(group, message)], []))
+    transaction.on_commit(lambda: _hand_to_hub(lambda: [Outgoing(group, message)], []))
 
 
-def _hand_to_hub(outgoing: list[Outgoing], events: list[Event]) -> None:
+def _hand_to_hub(build_outgoing, events: list[Event]) -> None:
+    """Give the messages, built only now, to this process's hub, if one runs here."""
     from .hub import Hub
 
     hub = Hub.running()
     if hub is not None:
-        hub.submit_threadsafe(outgoing, events)
+        hub.submit_threadsafe(build_outgoing(), events)
     # With no hub in this process (a management command, a worker), the outbox
     # sweep of a serving instance sends the event within a second or two.

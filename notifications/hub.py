@@ -279,11 +279,8 @@ class Hub:
 
     def on_events_stored(self, message: dict) -> None:
         """Offer each event to the local sockets of its user (of everyone, for an announcement)."""
-        connections = self.connections
         for user_id, seq, encoded, created_at in message["events"]:
-            targets = self.local_connections() if user_id is None else connections.get(user_id)
-            if not targets:
-                continue  # sent to every instance; this one holds no socket of that user
+            targets = self._targets(user_id)  # none here, often: a batch goes to every instance
             event = {"user_id": user_id, "seq": seq, "encoded": encoded, "created_at": created_at}
             for connection in targets:
                 connection.offer_event(event)

@@ -16,6 +16,9 @@ from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.functional import cached_property
+
+from . import frames
 
 
 class RequestStatus(models.TextChoices):
@@ -104,6 +107,11 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.seq} ({self.id})"
+
+    @cached_property
+    def encoded_payload(self) -> str:
+        """The payload as JSON, encoded once: stored as is, carried by the layer, completed per socket."""
+        return frames.encode_payload(self.payload)
 
     @property
     def delivery_state(self) -> str:

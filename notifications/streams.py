@@ -5,7 +5,6 @@ head row until the transaction commits, so sequence numbers are gapless and
 commit in order: when a client has seen seq N, every seq below N is committed.
 """
 
-import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -135,7 +134,7 @@ def _insert(events: list[Event]) -> None:
                         event.user_id,
                         event.seq,
                         event.request_id,
-                        json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False),
+                        "{" + event.encoded_payload + "}",
                         event.created_at,
                         0,
                     )
@@ -178,11 +177,6 @@ def stream_heads(user_id: int) -> StreamHeads:
 def head_cursor(user_id: int) -> Cursor:
     """Return the cursor just past the newest committed event of a user's stream."""
     return stream_heads(user_id).head
-
-
-def is_pruned_past(user_id: int, cursor: Cursor) -> bool:
-    """Return whether events after `cursor` may have been deleted by retention."""
-    return stream_heads(user_id).is_pruned_past(cursor)
 
 
 def heads_for_users(user_ids: list[int]) -> tuple[int, dict[int, int]]:

@@ -25,7 +25,9 @@ def live(seq: int) -> dict:
 def stored(seq: int) -> SimpleNamespace:
     """A stored event of the user's own stream, as the database returns it."""
     payload = {"id": f"event-{seq}", "n": seq}
-    return SimpleNamespace(user_id=USER_ID, seq=seq, payload=payload, created_at=datetime.now(UTC))
+    return SimpleNamespace(
+        user_id=USER_ID, seq=seq, encoded_payload=frames.encode_payload(payload), created_at=datetime.now(UTC)
+    )
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ def test_events_past_the_history_window_are_deleted_and_resume_from_before_is_re
 
     assert prune_expired_events() == 2
     assert list(Event.objects.values_list("id", flat=True)) == [recent.id]
-    assert streams.is_pruned_past(ada.pk, Cursor(0, 0))
-    assert not streams.is_pruned_past(ada.pk, Cursor(1, 1))
+    assert streams.stream_heads(ada.pk).is_pruned_past(Cursor(0, 0))
+    assert not streams.stream_heads(ada.pk).is_pruned_past(Cursor(1, 1))
 
 
 def test_pending_events_are_never_pruned(ada, settings):

@@ -107,6 +107,13 @@ class RequestEventsView(generics.ListAPIView, VisibleRequestsView):
         return tracked.events.order_by("position")
 
 
+def _status_change(fields: dict) -> actions.StatusChange:
+    """Return the change a validated `PublishStatusSerializer` body asks for."""
+    return actions.StatusChange(
+        fields["request"], fields["status"], fields.get("progress"), fields["message"], fields["data"]
+    )
+
+
 class EventPublishView(ApiView):
     """Store a request-status event (202); sockets get it after commit. Services with publish only."""
 
@@ -120,14 +127,7 @@ class EventPublishView(ApiView):
     def perform_publish(self) -> Answer:
         body = self.get_serializer(data=self.request.data)
         body.is_valid(raise_exception=True)
-        fields = body.validated_data
-        event = actions.do_publish_status(
-            fields["request"],
-            fields["status"],
-            progress=fields.get("progress"),
-            message=fields["message"],
-            data=fields["data"],
-        )
+        [event] = actions.do_publish_statuses([_status_change(body.validated_data)])
         return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
 
 
@@ -149,14 +149,8 @@ class EventBatchPublishView(ApiView):
     def perform_publish(self) -> Answer:
         body = self.get_serializer(data=self.request.data)
         body.is_valid(raise_exception=True)
-        changes = [
-            actions.StatusChange(
-                fields["request"], fields["status"], fields.get("progress"), fields["message"], fields["data"]
-            )
-            for fields in body.validated_data["events"]
-        ]
         try:
-            events = actions.do_publish_statuses(changes)
+            events = actions.do_publish_statuses([_status_change(fields) for fields in body.validated_data["events"]])
         except ServiceError as exc:
             if exc.index is None:
                 raise

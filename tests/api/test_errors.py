@@ -55,7 +55,7 @@ def test_database_outage_during_a_view_is_503(publisher, alice_request, monkeypa
     def unreachable(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(actions, "do_publish_status", unreachable)
+    monkeypatch.setattr(actions, "do_publish_statuses", unreachable)
     body = {"request": str(alice_request.id), "status": "processing"}
     response = publisher.post(reverse("api:event-publish"), body, format="json")
     assert response.status_code == 503

@@ -139,14 +139,14 @@ def test_published_event_reaches_the_owners_history(publisher, signed_in, alice,
 
 
 def test_actions_publish_is_what_the_api_calls(publisher, alice_request, monkeypatch):
-    """The view changes state only through actions.do_publish_status, with the checked fields."""
+    """The view changes state only through actions.do_publish_statuses, with the checked fields."""
     calls = []
-    real = actions.do_publish_status
+    real = actions.do_publish_statuses
 
-    def spy(*args, **kwargs):
-        calls.append((args, kwargs))
-        return real(*args, **kwargs)
+    def spy(changes):
+        calls.append(changes)
+        return real(changes)
 
-    monkeypatch.setattr(actions, "do_publish_status", spy)
+    monkeypatch.setattr(actions, "do_publish_statuses", spy)
     publish(publisher, alice_request, progress=10)
-    assert calls == [((alice_request.id, "processing"), {"progress": 10, "message": "", "data": {}})]
+    assert calls == [[actions.StatusChange(alice_request.id, "processing", 10, "", {})]]
