@@ -7,7 +7,7 @@ import httpx
 CREATE_USERS = """
 import sys
 from django.contrib.auth import get_user_model
-from notifications.actions import do_create_request
+from notifications.store.actions import do_create_request
 User = get_user_model()
 names = ["bench%05d" % i for i in range({count})]
 User.objects.bulk_create([User(username=n, password="!") for n in names], ignore_conflicts=True)

@@ -12,9 +12,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import Q
 from django.http import HttpRequest
 
-from . import actions, presence, service_tokens
-from .errors import ServiceError
-from .models import (
+from notifications.errors import ServiceError
+from notifications.models import (
     Announcement,
     AnnouncementLevel,
     Connection,
@@ -24,6 +23,7 @@ from .models import (
     StreamHead,
     TrackedRequest,
 )
+from notifications.store import actions, presence, service_tokens
 
 # --- requests ----------------------------------------------------------------------------
 

@@ -7,4 +7,4 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the receivers)
+        from notifications import signals  # noqa: F401  (connects the receivers)

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from . import frames
+from notifications.protocol import frames
 
 
 class RequestStatus(models.TextChoices):

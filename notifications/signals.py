@@ -3,7 +3,7 @@
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
-from .actions import do_end_sessions
+from notifications.store.actions import do_end_sessions
 
 
 @receiver(user_logged_out)

@@ -15,9 +15,9 @@ django_asgi_app = get_http_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from notifications.hub import HubStarter  # noqa: E402
-from notifications.origins import OriginValidator  # noqa: E402
-from notifications.routing import websocket_urlpatterns  # noqa: E402
+from notifications.realtime.hub import HubStarter  # noqa: E402
+from notifications.realtime.origins import OriginValidator  # noqa: E402
+from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = HubStarter(
     ProtocolTypeRouter(

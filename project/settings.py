@@ -216,10 +216,10 @@ LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "notifications.logfmt.RedactSecrets"}},
+    "filters": {"redact_secrets": {"()": "notifications.ops.logfmt.RedactSecrets"}},
     "formatters": {
-        "plain": {"()": "notifications.logfmt.KeyValueFormatter"},
-        "json": {"()": "notifications.logfmt.JsonFormatter"},
+        "plain": {"()": "notifications.ops.logfmt.KeyValueFormatter"},
+        "json": {"()": "notifications.ops.logfmt.JsonFormatter"},
     },
     "handlers": {
         "console": {

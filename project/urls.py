@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from notifications import health, metrics_view
+from notifications.ops import health, metrics_view
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -13,5 +13,5 @@ urlpatterns = [
     path("api/v1/", include("notifications.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("", include("notifications.urls")),
+    path("", include("notifications.web.urls")),
 ]

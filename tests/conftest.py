@@ -33,7 +33,7 @@ import pytest  # noqa: E402
 @pytest.fixture
 async def hub():
     """Start this process's hub on the test's loop (the in-process layer unless configured) and stop it after."""
-    from notifications.hub import Hub
+    from notifications.realtime.hub import Hub
 
     hub = await Hub.ensure_started()
     yield hub

@@ -5,7 +5,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from notifications import actions
+from notifications.store import actions
 from project.asgi import application
 
 ORIGIN = b"http://testserver"

@@ -14,9 +14,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from notifications.api.permissions import is_service
 from notifications.models import IdempotencyRecord
-
-from .permissions import is_service
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

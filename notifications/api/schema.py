@@ -5,7 +5,7 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from .idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH
+from notifications.api.idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH
 
 
 class ServiceTokenScheme(OpenApiAuthenticationExtension):

@@ -9,9 +9,8 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
+from notifications.api.permissions import is_service
 from notifications.models import AnnouncementLevel, Event, EventKind, RequestStatus, TrackedRequest
-
-from .permissions import is_service
 
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 1000

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from notifications.api import views
 
 app_name = "api"
 

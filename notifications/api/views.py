@@ -12,16 +12,15 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from notifications import actions, streams, tickets
+from notifications.api import serializers
+from notifications.api.idempotency import Answer, respond_once
+from notifications.api.pagination import NotificationPagination
+from notifications.api.permissions import CanBroadcast, CanPublish, IsSignedInUser, IsStaffUser, is_service
+from notifications.api.schema import IDEMPOTENCY_KEY_PARAMETER, REQUEST_ID_PARAMETER
 from notifications.errors import ServiceError
 from notifications.models import Event, TrackedRequest
-from notifications.presence import online_snapshot
-
-from . import serializers
-from .idempotency import Answer, respond_once
-from .pagination import NotificationPagination
-from .permissions import CanBroadcast, CanPublish, IsSignedInUser, IsStaffUser, is_service
-from .schema import IDEMPOTENCY_KEY_PARAMETER, REQUEST_ID_PARAMETER
+from notifications.store import actions, streams, tickets
+from notifications.store.presence import online_snapshot
 
 
 def sees_all_requests(principal) -> bool:

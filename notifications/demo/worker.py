@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .service_api import ApiRefused, ServiceApi, ServiceUnavailable
+from notifications.demo.service_api import ApiRefused, ServiceApi, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from notifications import actions
 from notifications.models import ServiceClient
+from notifications.store import actions
 
 
 @pytest.fixture

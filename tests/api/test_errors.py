@@ -5,9 +5,9 @@ from django.db import IntegrityError, OperationalError
 from django.urls import reverse
 from rest_framework import exceptions
 
-from notifications import actions
 from notifications.api.errors import error_body, exception_handler
 from notifications.errors import Conflict, NotFound
+from notifications.store import actions
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from notifications import tickets
 from notifications.models import WebSocketTicket, hash_secret
+from notifications.store import tickets
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from notifications import actions, streams
 from notifications.models import Event, RequestStatus
+from notifications.store import actions, streams
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from notifications import actions
 from notifications.models import Event, EventKind, RequestStatus
+from notifications.store import actions
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from notifications import actions
 from notifications.api.serializers import MAX_BATCH_EVENTS
 from notifications.models import Event
+from notifications.store import actions
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from notifications import actions
 from notifications.models import Event, RequestStatus, TrackedRequest
+from notifications.store import actions
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from notifications import tickets
 from notifications.models import WebSocketTicket, hash_secret
+from notifications.store import tickets
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from notifications.errors import FrameError
-from notifications.frames import parse_client_frame
+from notifications.protocol.frames import parse_client_frame
 from tests.sockets import make_user, receive_until, signed_in_socket
 
 KNOWN_TYPES = ("resume", "ack", "ping")

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
-from notifications import actions, outbox
+from notifications.store import actions, outbox
 from tests.sockets import make_user, receive_until, signed_in_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,8 +20,9 @@ import channels_rabbitmq.core
 import pytest
 from channels.db import database_sync_to_async
 
-from notifications import actions, fanout
-from notifications.hub import Hub
+from notifications.protocol import layer_messages
+from notifications.realtime.hub import Hub
+from notifications.store import actions
 from tests.sockets import make_user, receive_until, signed_in_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -191,7 +192,7 @@ async def test_a_connection_lost_during_setup_kills_the_layer_and_the_hub_replac
         await eventually(layer._reconnect_forever_task.done, WEDGE_SECS, "the reconnect task survived")
         assert isinstance(layer._reconnect_forever_task.exception(), carehare.ConnectionClosed)
         await stream.publish(3)  # stored while the layer is dead
-        hanging = asyncio.shield(layer.group_send(fanout.user_group(stream.user.pk), {"type": "layer.probe"}))
+        hanging = asyncio.shield(layer.group_send(layer_messages.user_group(stream.user.pk), {"type": "layer.probe"}))
         done, _ = await asyncio.wait({hanging}, timeout=3)
         assert not done, "group_send on the dead layer returned; it used to hang forever"
     await recovers_and_delivers(hub, layer, stream)
@@ -215,7 +216,9 @@ async def test_a_cancelled_wait_on_the_connection_future_breaks_the_layer_and_th
     with replacement_held_off(hub):
         await asyncio.to_thread(proxy.cut)
         await eventually(lambda: not layer._carehare_connection.done(), WEDGE_SECS, "the layer never noticed the cut")
-        impatient = asyncio.ensure_future(layer.group_send(fanout.user_group(stream.user.pk), {"type": "layer.probe"}))
+        impatient = asyncio.ensure_future(
+            layer.group_send(layer_messages.user_group(stream.user.pk), {"type": "layer.probe"})
+        )
         await asyncio.sleep(0.1)
         impatient.cancel()  # e.g. a caller's own asyncio.wait_for without shield
         await asyncio.gather(impatient, return_exceptions=True)
@@ -239,7 +242,7 @@ async def test_a_never_read_channel_stalls_the_layer_and_the_hub_replaces_it(rab
     stream = await Stream.open("ada")
     layer = hub.link.layer
     leaked = await layer.new_channel()
-    await layer.group_add(fanout.user_group(stream.user.pk), leaked)
+    await layer.group_add(layer_messages.user_group(stream.user.pk), leaked)
     with replacement_held_off(hub):
         await stream.publish(LOCAL_CAPACITY + 5)
         await eventually(lambda: layer._multi_queue.n == LOCAL_CAPACITY, WEDGE_SECS, "the buffer never filled")

@@ -108,7 +108,7 @@ async def test_an_event_written_by_another_process_is_sent_by_a_serving_instance
     ada = StreamFollower(service.session("ada"))
     await ada.connect(service.b)
     service.deployment.manage(
-        "shell", "--no-imports", "-c", "from notifications.actions import do_broadcast; do_broadcast('From cron')"
+        "shell", "--no-imports", "-c", "from notifications.store.actions import do_broadcast; do_broadcast('From cron')"
     )
     await ada.read_until_count(1, timeout=15)
     assert ada.events[0]["title"] == "From cron"

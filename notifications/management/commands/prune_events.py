@@ -7,7 +7,7 @@ presence rows of instances that died without a clean stop.
 
 from django.core.management.base import BaseCommand
 
-from notifications.retention import prune_all
+from notifications.store.retention import prune_all
 
 
 class Command(BaseCommand):

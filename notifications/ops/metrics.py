@@ -1,0 +1,76 @@
+"""The process's Prometheus metrics: what operators watch to know delivery works.
+
+Each daphne instance exposes its own numbers at /metrics (see
+`metrics_view.py`); Prometheus scrapes every instance and sums. Counters
+are updated where the thing happens; the hub's state (open sockets, layer
+reconnects and health) is read at scrape time by `HubCollector`, so there is
+no second bookkeeping to drift.
+"""
+
+import time
+from collections import Counter as Tally
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from notifications.ops import runtime_status
+
+EVENTS_STORED = Counter(
+    "notify_events_stored", "Events this process stored and handed to its hub after commit.", ["kind"]
+)
+EVENTS_FANNED_OUT = Counter("notify_events_fanned_out", "Events handed to the channel layer on their first attempt.")
+EVENTS_RESENT = Counter("notify_events_resent", "Pending events the outbox sweep sent again.")
+DELIVERY_LAG = Histogram(
+    "notify_delivery_lag_seconds",
+    "From an event's commit to its frame being written to a socket.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+FRAMES_REFUSED = Counter(
+    "notify_frames_refused", "Client frames answered with an error or a closing code, by code.", ["code"]
+)
+SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated sockets this process accepted.")
+SOCKETS_REFUSED = Counter("notify_sockets_refused", "Sockets closed at once for lack of authentication.")
+
+
+def observe_delivery_lag(created_at: float) -> None:
+    """Record the time from an event's storing (a Unix timestamp) to its frame being handed to the socket."""
+    DELIVERY_LAG.observe(max(0.0, time.time() - created_at))
+
+
+def record_stored(events: list) -> None:
+    """Count committed events by kind."""
+    for kind, count in Tally(event.kind for event in events).items():
+        EVENTS_STORED.labels(kind=kind).inc(count)
+
+
+def record_refused(code: str) -> None:
+    FRAMES_REFUSED.labels(code=code).inc()
+
+
+class HubCollector(Collector):
+    """Read the running hub's sockets and channel-layer state at scrape time."""
+
+    def describe(self):
+        return self._families()
+
+    def collect(self):
+        status = runtime_status.current() or {"connections": 0, "reconnects": 0, "healthy": False}
+        connections, reconnects, healthy = self._families()
+        connections.add_metric([], status["connections"])
+        reconnects.add_metric([], status["reconnects"])
+        healthy.add_metric([], 1 if status["healthy"] else 0)
+        return [connections, reconnects, healthy]
+
+    def _families(self) -> list:
+        return [
+            GaugeMetricFamily("notify_open_connections", "Sockets this process holds now."),
+            CounterMetricFamily(
+                "notify_channel_layer_reconnects", "Times this process replaced a channel layer that stopped answering."
+            ),
+            GaugeMetricFamily("notify_channel_layer_healthy", "1 while the last channel-layer probe succeeded."),
+        ]
+
+
+_HUB_COLLECTOR = HubCollector()
+REGISTRY.register(_HUB_COLLECTOR)

@@ -1,0 +1,197 @@
+"""Ordered, exactly-once delivery of one user's stream to one socket.
+
+Live messages from the layer are only a fast path. Each carries its gapless
+sequence number, so a connection knows at once whether it is a duplicate
+(drop), the next one (send), or past a gap. A message past a gap is held
+briefly, since the publishes of two instances for one user can cross on the
+way; if the gap is still open then, it is read from the database.
+Anything the layer lost is found the same way by `catch_up()`, which the hub
+asks for after a layer outage and on its periodic check of stream heads.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from channels.db import database_sync_to_async
+
+from notifications.ops import metrics
+from notifications.protocol import frames
+from notifications.protocol.cursors import Cursor
+from notifications.store import streams
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED_MESSAGES = 1000
+REPLAY_PAGE = 500
+# How long a live message past a gap waits for the missing ones before the database is asked.
+REORDER_WAIT_SECS = 0.1
+
+
+class OrderedDelivery:
+    """Send a user's events to one socket in cursor order, each once."""
+
+    def __init__(self, user_id: int, position: Cursor, send: Callable[[str], Awaitable[None]]):
+        self.user_id = user_id
+        # Everything up to `position` has been sent (or was before the client's cursor).
+        self.position = position
+        # Everything in (sent_since, position] was sent on this connection.
+        self.sent_since = position
+        self._send = send
+        self._queue: deque[dict] = deque()
+        self._catch_up_wanted = False
+        self._resumes: deque[tuple[Cursor, str | None]] = deque()
+        self._live = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._pending_frames: list[tuple[str, float]] = []  # frame, created_at (Unix time)
+        # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
+        self._held: dict[tuple[bool, int], dict] = {}
+        self._reorder_timer: asyncio.TimerHandle | None = None
+
+    def start(self, hold_live_secs: float) -> None:
+        """Start the pump; live events wait up to `hold_live_secs` for a first `resume`."""
+        self._task = asyncio.get_running_loop().create_task(self._pump())
+        asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
+
+    async def stop(self) -> None:
+        self._forget_held()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def offer(self, message: dict) -> None:
+        """Queue a live event message (called by the hub; never blocks)."""
+        if len(self._queue) >= MAX_QUEUED_MESSAGES:
+            # A slow socket: forget the backlog, the database has it all.
+            self._queue.clear()
+            self._catch_up_wanted = True
+        else:
+            self._queue.append(message)
+        self._wake.set()
+
+    def catch_up(self) -> None:
+        """Ask the pump to send whatever the database has past this connection's position."""
+        self._catch_up_wanted = True
+        self._wake.set()
+
+    def resume(self, cursor: Cursor, ref: str | None) -> None:
+        self._resumes.append((cursor, ref))
+        self._wake.set()
+
+    def _go_live(self) -> None:
+        self._live = True
+        self._wake.set()
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._resumes:
+                await self._serve_resume(*self._resumes.popleft())
+                self._go_live()
+            if not self._live:
+                continue
+            if self._catch_up_wanted:
+                self._catch_up_wanted = False
+                self._forget_held()  # committed before they were sent: the database has them
+                await self._send_from_database(self.position)
+            while self._queue and not self._catch_up_wanted:
+                self._deliver_live(self._queue.popleft())
+                await self._flush()
+            if self._catch_up_wanted:
+                self._wake.set()
+
+    def _deliver_live(self, message: dict) -> None:
+        is_announcement = message["user_id"] is None
+        seq = message["seq"]
+        if seq <= self._seen(is_announcement):
+            return
+        if seq > self._seen(is_announcement) + 1:
+            self._hold(is_announcement, seq, message)
+            return
+        self._send_live(is_announcement, message)
+        while (following := self._held.pop((is_announcement, self._seen(is_announcement) + 1), None)) is not None:
+            self._send_live(is_announcement, following)
+        if self._reorder_timer is not None and not self._held:
+            self._forget_held()  # the gap filled in time
+
+    def _seen(self, is_announcement: bool) -> int:
+        return self.position.announcements if is_announcement else self.position.own
+
+    def _send_live(self, is_announcement: bool, message: dict) -> None:
+        frame = self._advance(is_announcement, message["seq"], message["encoded"])
+        self._pending_frames.append((frame, message["created_at"]))
+
+    def _hold(self, is_announcement: bool, seq: int, message: dict) -> None:
+        if len(self._held) >= MAX_QUEUED_MESSAGES:
+            self._catch_up_wanted = True
+            return
+        self._held[(is_announcement, seq)] = message
+        if self._reorder_timer is None:
+            self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open)
+
+    def _gap_stayed_open(self) -> None:
+        self._reorder_timer = None
+        if self._held:
+            self.catch_up()
+
+    def _forget_held(self) -> None:
+        self._held.clear()
+        if self._reorder_timer is not None:
+            self._reorder_timer.cancel()
+            self._reorder_timer = None
+
+    def _advance(self, is_announcement: bool, seq: int, encoded: str) -> str:
+        if is_announcement:
+            self.position = self.position.after_announcement(seq)
+        else:
+            self.position = self.position.after_own(seq)
+        return frames.event(encoded, self.position)
+
+    async def _flush(self) -> None:
+        pending, self._pending_frames = self._pending_frames, []
+        for text, created_at in pending:
+            await self._send(text)
+            metrics.observe_delivery_lag(created_at)
+
+    async def _serve_resume(self, cursor: Cursor, ref: str | None) -> None:
+        resume = await database_sync_to_async(streams.read_resume)(self.user_id, cursor, REPLAY_PAGE)
+        if resume.reset_reason is not None:
+            await self._send(frames.reset(resume.reset_reason, ref))
+            return
+        if self.position == self.sent_since:  # nothing sent yet on this connection
+            self.position = self.sent_since = cursor
+        count = await self._send_from_database(cursor, first_page=resume.replay)
+        self.sent_since = Cursor(
+            min(self.sent_since.announcements, cursor.announcements), min(self.sent_since.own, cursor.own)
+        )
+        await self._send(frames.replayed(count, self.position, ref))
+
+    async def _send_from_database(self, after: Cursor, first_page: streams.Replay | None = None) -> int:
+        """Send every stored event past `after` not yet sent here; return how many were sent.
+
+        `first_page`, when given, is what the database holds past `after` (read already).
+        """
+        count = 0
+        replay = first_page
+        while True:
+            if replay is None:
+                replay = await database_sync_to_async(streams.events_after)(self.user_id, after, REPLAY_PAGE)
+            for stored in replay.events:
+                if not self._already_sent(stored.user_id is None, stored.seq):
+                    is_announcement = stored.user_id is None
+                    frame = self._advance(is_announcement, stored.seq, stored.encoded_payload)
+                    self._pending_frames.append((frame, stored.created_at.timestamp()))
+                    count += 1
+                after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
+            await self._flush()
+            if not replay.truncated:
+                return count
+            replay = None
+
+    def _already_sent(self, is_announcement: bool, seq: int) -> bool:
+        if is_announcement:
+            return self.sent_since.announcements < seq <= self.position.announcements
+        return self.sent_since.own < seq <= self.position.own

@@ -1,0 +1,17 @@
+"""Our patches to the server libraries (daphne, autobahn) and the interpreter's tuning for serving.
+
+Every patch is installed here, in one place, when the hub starts on the
+server's loop; each is idempotent and leaves the library alone when it is
+not the server (a test's in-process communicator). The signatures each one
+wraps are pinned by tests/serving/test_patched_signatures.py, so an upgrade
+that moves them fails there instead of in production.
+"""
+
+from notifications.serving import backpressure, gcpauses, lazylogs
+
+
+def install() -> None:
+    """Install every patch and tune the garbage collector (idempotent)."""
+    backpressure.bound_daphne_send_buffers()
+    lazylogs.defer_autobahn_debug_formatting()
+    gcpauses.tune_for_serving()

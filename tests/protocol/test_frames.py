@@ -1,0 +1,55 @@
+"""The wire format: parsing client frames and building server frames."""
+
+import json
+import uuid
+
+import pytest
+
+from notifications.errors import BadFrame, UnknownFrameType
+from notifications.protocol import frames
+from notifications.protocol.cursors import Cursor
+
+
+def test_resume_carries_a_decoded_cursor():
+    """`resume` yields the cursor position and keeps the ref."""
+    frame = frames.parse_client_frame(json.dumps({"type": "resume", "cursor": Cursor(1, 2).encode(), "ref": "r"}))
+    assert frame.type == "resume" and frame.fields["cursor"] == Cursor(1, 2) and frame.ref == "r"
+
+
+def test_ack_needs_an_event_id():
+    """`ack` with a UUID is accepted; anything else is a bad field."""
+    event_id = uuid.uuid4()
+    assert frames.parse_client_frame(json.dumps({"type": "ack", "id": str(event_id)})).fields["id"] == event_id
+    with pytest.raises(BadFrame):
+        frames.parse_client_frame('{"type": "ack", "id": "nope"}')
+
+
+def test_unknown_type_keeps_the_ref():
+    """An unknown type raises UnknownFrameType, carrying the frame's ref for the error frame."""
+    with pytest.raises(UnknownFrameType) as caught:
+        frames.parse_client_frame('{"type": "dance", "ref": "x1"}')
+    assert frames.ref_of(caught.value) == "x1"
+
+
+def test_event_frame_is_valid_json_with_the_connection_cursor():
+    """An event frame is built from a payload encoded once and a per-connection cursor."""
+    encoded = frames.encode_payload({"id": "e1", "kind": "announcement", "title": "Hi <b>", "body": "é"})
+    frame = json.loads(frames.event(encoded, Cursor(3, 4)))
+    assert frame == {
+        "type": "event",
+        "cursor": Cursor(3, 4).encode(),
+        "id": "e1",
+        "kind": "announcement",
+        "title": "Hi <b>",
+        "body": "é",
+    }
+
+
+def test_error_frame_always_has_a_ref_field():
+    """`error` frames carry code, message and ref (null when the frame had none)."""
+    assert json.loads(frames.error("bad_request", "nope", None)) == {
+        "type": "error",
+        "code": "bad_request",
+        "message": "nope",
+        "ref": None,
+    }

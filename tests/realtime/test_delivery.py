@@ -1,0 +1,117 @@
+"""Ordered, exactly-once delivery to one socket: live messages, crossed messages, gaps read from the database."""
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from notifications.protocol import frames
+from notifications.protocol.cursors import Cursor
+from notifications.realtime import delivery as delivery_module
+from notifications.realtime.delivery import OrderedDelivery
+from notifications.store import streams
+
+USER_ID = 7
+
+
+def live(seq: int) -> dict:
+    """A live layer message of the user's own stream, as the hub offers it."""
+    payload = {"id": f"event-{seq}", "n": seq}
+    return {"user_id": USER_ID, "seq": seq, "encoded": frames.encode_payload(payload), "created_at": time.time()}
+
+
+def stored(seq: int) -> SimpleNamespace:
+    """A stored event of the user's own stream, as the database returns it."""
+    payload = {"id": f"event-{seq}", "n": seq}
+    return SimpleNamespace(
+        user_id=USER_ID, seq=seq, encoded_payload=frames.encode_payload(payload), created_at=datetime.now(UTC)
+    )
+
+
+@pytest.fixture
+def database(monkeypatch):
+    """The stored events the delivery may read (a list to fill), and the reads it made."""
+    events: list = []
+    reads: list[Cursor] = []
+
+    def events_after(user_id, cursor, limit):
+        reads.append(cursor)
+        return streams.Replay([e for e in events if e.seq > cursor.own], truncated=False)
+
+    monkeypatch.setattr(streams, "events_after", events_after)
+    return SimpleNamespace(events=events, reads=reads)
+
+
+async def started(sent: list) -> OrderedDelivery:
+    async def send(text: str) -> None:
+        sent.append(json.loads(text)["n"])
+
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), send)
+    delivery.start(hold_live_secs=0)
+    await asyncio.sleep(0)
+    return delivery
+
+
+async def wait_for_count(sent: list, count: int, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while len(sent) < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_live_messages_in_order_are_sent_without_reading_the_database(database):
+    """The fast path: the next seq each time, no query."""
+    sent = []
+    delivery = await started(sent)
+    for seq in (5, 6, 7):
+        delivery.offer(live(seq))
+    await wait_for_count(sent, 3)
+    assert sent == [5, 6, 7]
+    assert database.reads == []
+    await delivery.stop()
+
+
+async def test_messages_that_cross_on_the_way_are_sent_in_order_without_reading_the_database(database):
+    """Seq 6 arriving before 5 is held until 5 comes, then both go, in order, and the database is not asked."""
+    sent = []
+    delivery = await started(sent)
+    delivery.offer(live(6))
+    delivery.offer(live(7))
+    await asyncio.sleep(delivery_module.REORDER_WAIT_SECS / 4)
+    assert sent == []
+    delivery.offer(live(5))
+    await wait_for_count(sent, 3)
+    await asyncio.sleep(delivery_module.REORDER_WAIT_SECS * 2)
+    assert sent == [5, 6, 7]
+    assert database.reads == []
+    await delivery.stop()
+
+
+async def test_a_gap_that_stays_open_is_read_from_the_database_once_in_order(database):
+    """When seq 5 never comes live, it is read from the database after the wait; nothing is sent twice."""
+    database.events.extend([stored(5), stored(6)])
+    sent = []
+    delivery = await started(sent)
+    delivery.offer(live(6))
+    await wait_for_count(sent, 2)
+    assert sent == [5, 6]
+    assert database.reads == [Cursor(0, 4)]
+    delivery.offer(live(6))  # a late duplicate
+    delivery.offer(live(7))
+    await wait_for_count(sent, 3)
+    assert sent == [5, 6, 7]
+    await delivery.stop()
+
+
+async def test_duplicates_are_dropped(database):
+    """A seq already sent is never sent again."""
+    sent = []
+    delivery = await started(sent)
+    for seq in (5, 5, 4, 6, 5):
+        delivery.offer(live(seq))
+    await wait_for_count(sent, 2)
+    await asyncio.sleep(0.05)
+    assert sent == [5, 6]
+    await delivery.stop()

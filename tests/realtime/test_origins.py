@@ -1,0 +1,64 @@
+"""The Origin check of the WebSocket handshake."""
+
+import pytest
+
+from notifications.realtime.origins import is_allowed_origin, normalize_origin
+
+
+def scope(origin: str | None, host: str = "app.example:8000", scheme: str = "ws"):
+    headers = [(b"host", host.encode())]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    return {"type": "websocket", "scheme": scheme, "headers": headers}
+
+
+@pytest.fixture(autouse=True)
+def hosts(settings):
+    settings.ALLOWED_HOSTS = ["app.example", "localhost"]
+    settings.CSRF_TRUSTED_ORIGINS = []
+    settings.NOTIFY_ALLOWED_ORIGINS = []
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://app.example:8000", True),
+        ("HTTP://App.Example:8000", True),
+        ("https://app.example:8000", False),  # not the served scheme
+        ("http://app.example:9000", False),  # not the served port
+        ("http://evil.example:8000", False),
+        ("null", False),
+        (None, False),
+    ],
+)
+def test_default_is_the_sites_own_origin(origin, allowed):
+    """Without configuration only the page's own scheme, host and port may open a socket."""
+    assert is_allowed_origin(scope(origin)) is allowed
+
+
+def test_a_host_outside_allowed_hosts_is_refused_even_when_origin_matches_it():
+    """A forged Host header does not make a foreign origin the site's own."""
+    assert not is_allowed_origin(scope("http://evil.example", host="evil.example"))
+
+
+def test_secure_sockets_expect_https_origins():
+    """`wss` is served to `https` pages, default port included."""
+    assert is_allowed_origin(scope("https://app.example", host="app.example", scheme="wss"))
+
+
+def test_configured_origins_replace_the_default(settings):
+    """NOTIFY_ALLOWED_ORIGINS lists exactly who may connect."""
+    settings.NOTIFY_ALLOWED_ORIGINS = ["https://portal.example"]
+    assert is_allowed_origin(scope("https://portal.example:443"))
+    assert not is_allowed_origin(scope("http://app.example:8000"))
+
+
+def test_csrf_trusted_origins_are_allowed(settings):
+    """An origin Django already trusts for forms may open sockets too."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://admin.example"]
+    assert is_allowed_origin(scope("https://admin.example"))
+
+
+def test_normalize_rejects_non_http_schemes():
+    assert normalize_origin("file:///etc/passwd") is None
+    assert normalize_origin("http://a.example") == "http://a.example:80"

@@ -1,0 +1,83 @@
+"""Retention: old events go, and a resume from before them is told so."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from notifications.models import Event
+from notifications.protocol.cursors import Cursor
+from notifications.store import actions, streams
+from notifications.store.retention import prune_expired_events
+
+
+@pytest.fixture
+def ada(db):
+    return get_user_model().objects.create_user("ada", password="pw")
+
+
+def age(events, days: int) -> None:
+    Event.objects.filter(pk__in=[e.pk for e in events]).update(
+        created_at=timezone.now() - timedelta(days=days), fanned_out_at=timezone.now()
+    )
+
+
+def test_events_past_the_history_window_are_deleted_and_resume_from_before_is_reset(ada, settings):
+    """After pruning, a cursor from before the window is reported as pruned; a newer one is not."""
+    settings.NOTIFY_HISTORY_DAYS = 7
+    tracked, first = actions.do_create_request(ada, "Old")
+    old_announcement = actions.do_broadcast("Old news")
+    age([first, old_announcement], days=8)
+    recent = actions.do_publish_status(tracked.id, "processing", 50)
+
+    assert prune_expired_events() == 2
+    assert list(Event.objects.values_list("id", flat=True)) == [recent.id]
+    assert streams.stream_heads(ada.pk).is_pruned_past(Cursor(0, 0))
+    assert not streams.stream_heads(ada.pk).is_pruned_past(Cursor(1, 1))
+
+
+def test_pending_events_are_never_pruned(ada, settings):
+    """An event no instance has fanned out yet stays, however old."""
+    _, event = actions.do_create_request(ada, "Stuck")
+    Event.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(days=30))
+    assert prune_expired_events() == 0
+
+
+def test_the_command_reports_what_it_deleted(ada, capsys):
+    """`manage.py prune_events` prints the number of deleted events."""
+    _, event = actions.do_create_request(ada, "Old")
+    age([event], days=30)
+    call_command("prune_events")
+    assert "Deleted 1 events" in capsys.readouterr().out
+
+
+def test_prune_also_drops_expired_tickets_old_idempotency_answers_and_dead_instances_rows(ada, settings):
+    """One scheduled command clears every table that would otherwise only grow; fresh rows stay."""
+    from notifications.models import Connection, IdempotencyRecord, WebSocketTicket
+    from notifications.store.retention import prune_all
+
+    settings.NOTIFY_IDEMPOTENCY_DAYS = 2
+    settings.NOTIFY_PRESENCE_TIMEOUT_SECS = 60
+    now = timezone.now()
+    long_ago = now - timedelta(days=3)
+    WebSocketTicket.objects.create(ticket_hash="old", user=ada, expires_at=long_ago)
+    WebSocketTicket.objects.create(ticket_hash="new", user=ada, expires_at=now + timedelta(seconds=60))
+    old = IdempotencyRecord.objects.create(principal="svc", key="old", status_code=202, body={})
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=long_ago)
+    IdempotencyRecord.objects.create(principal="svc", key="new", status_code=202, body={})
+    for cid, seen in (("dead", long_ago), ("live", now)):
+        Connection.objects.create(
+            connection_id=cid,
+            user=ada,
+            instance="A",
+            process="p",
+            connected_at=seen,
+            last_activity=seen,
+            last_seen=seen,
+        )
+    assert prune_all() == {"events": 0, "tickets": 1, "idempotency records": 1, "stale presence rows": 1}
+    assert list(WebSocketTicket.objects.values_list("ticket_hash", flat=True)) == ["new"]
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+    assert list(Connection.objects.values_list("connection_id", flat=True)) == ["live"]
