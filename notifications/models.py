@@ -91,6 +91,9 @@ class Event(models.Model):
     fanout_attempts = models.PositiveIntegerField(default=0)
     # A lease, so that several instances sweeping the outbox do not all re-send one event.
     fanout_claimed_until = models.DateTimeField(null=True, blank=True)
+    # Set when the outbox gave up on the event (it could not be encoded or sent within the bound of attempts).
+    fanout_failed_at = models.DateTimeField(null=True, blank=True)
+    fanout_error = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["position"]
@@ -115,6 +118,8 @@ class Event(models.Model):
 
     @property
     def delivery_state(self) -> str:
+        if self.fanout_failed_at is not None:
+            return "failed"
         if self.fanned_out_at is None:
             return "stored"
         return "re-sent" if self.fanout_attempts > 1 else "fanned out"
@@ -197,6 +202,9 @@ class IdempotencyRecord(models.Model):
 
     principal = models.CharField(max_length=120)
     key = models.CharField(max_length=200)
+    # A key is the caller's and the endpoint's: reused on another endpoint or with another body, it answers 422.
+    endpoint = models.CharField(max_length=100, default="")
+    request_hash = models.CharField(max_length=64, default="", help_text="SHA-256 of the request body.")
     status_code = models.PositiveSmallIntegerField()
     body = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
