@@ -7,10 +7,12 @@ interleaved on one connection. On the wire it is an opaque string of fixed
 width whose string order follows the order of delivery on a connection.
 """
 
+import re
 from dataclasses import dataclass
 
 _WIDTH = 12
-_ENCODED_LENGTH = 2 * _WIDTH
+# Exactly what `encode` writes: `int(..., 16)` alone would also take "0x", "_", "+" and spaces.
+_ENCODED = re.compile(f"[0-9a-f]{{{2 * _WIDTH}}}")
 
 
 class InvalidCursor(ValueError):
@@ -28,12 +30,11 @@ class Cursor:
     @classmethod
     def decode(cls, value: object) -> "Cursor":
         """Return the cursor a client sent, or raise InvalidCursor."""
-        if not isinstance(value, str) or len(value) != _ENCODED_LENGTH:
+        if not isinstance(value, str):
             raise InvalidCursor("cursor must be a string from a welcome, event or replayed frame")
-        try:
-            return cls(int(value[:_WIDTH], 16), int(value[_WIDTH:], 16))
-        except ValueError:
-            raise InvalidCursor("cursor is not one this server issued") from None
+        if _ENCODED.fullmatch(value) is None:
+            raise InvalidCursor("cursor is not one this server issued")
+        return cls(int(value[:_WIDTH], 16), int(value[_WIDTH:], 16))
 
     def after_announcement(self, seq: int) -> "Cursor":
         return Cursor(max(self.announcements, seq), self.own)

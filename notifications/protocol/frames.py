@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifications.errors import BadFrame, FrameError, UnknownFrameType
+from notifications.protocol import jsonsafe
 from notifications.protocol.cursors import Cursor, InvalidCursor
 
 MAX_REF_LENGTH = 64
@@ -54,9 +55,9 @@ _CHECKS = {"resume": _check_resume, "ack": _check_ack, "ping": _check_ping}
 def parse_client_frame(text: str) -> ClientFrame:
     """Return the checked frame, or raise a FrameError saying what is wrong."""
     try:
-        frame = json.loads(text)
-    except (ValueError, RecursionError):
-        raise BadFrame("frame is not valid JSON") from None
+        frame = jsonsafe.loads(text)
+    except jsonsafe.UnsafeJSON as exc:
+        raise BadFrame(f"frame is not valid JSON: {exc}") from None
     if not isinstance(frame, dict):
         raise BadFrame("frame must be a JSON object")
     ref = frame.get("ref")

@@ -11,9 +11,7 @@ NOTIFY_SHUTDOWN_GRACE_SECS, stops at once.
 
 autobahn (under daphne) refuses to let an application send close code 1001
 ("must be 1000 or from [3000, 4999]"), although RFC 6455 defines it for
-exactly this: a server going away. `allow_going_away_close` lets daphne's
-`serverClose` send it as a plain close frame; every other code still takes
-autobahn's checked path.
+exactly this: a server going away; `serving.closecodes` lets it through.
 """
 
 import asyncio
@@ -24,6 +22,7 @@ import sys
 import threading
 
 from notifications import conf
+from notifications.serving import closecodes
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ def install_sigterm_handler(hub) -> bool:
         return False
     if threading.current_thread() is not threading.main_thread():
         return False
-    allow_going_away_close()
+    closecodes.allow_server_close_codes()
     previous = signal.getsignal(signal.SIGTERM)
     draining: list[asyncio.Task] = []
 
@@ -74,21 +73,3 @@ def _chain(previous, signum: int, frame) -> None:
     elif previous != signal.SIG_IGN:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
-
-
-def allow_going_away_close() -> None:
-    """Let daphne's WebSocket protocol send close code 1001 (autobahn's sendClose refuses it)."""
-    from daphne.ws_protocol import WebSocketProtocol
-
-    if getattr(WebSocketProtocol.serverClose, "allows_going_away", False):
-        return
-    checked_close = WebSocketProtocol.serverClose
-
-    def server_close(protocol, code=None):
-        if code == CLOSE_GOING_AWAY:
-            protocol.sendCloseFrame(code=code, isReply=False)
-        else:
-            checked_close(protocol, code)
-
-    server_close.allows_going_away = True
-    WebSocketProtocol.serverClose = server_close

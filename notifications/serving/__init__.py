@@ -7,11 +7,12 @@ wraps are pinned by tests/serving/test_patched_signatures.py, so an upgrade
 that moves them fails there instead of in production.
 """
 
-from notifications.serving import backpressure, gcpauses, lazylogs
+from notifications.serving import backpressure, closecodes, gcpauses, lazylogs
 
 
 def install() -> None:
     """Install every patch and tune the garbage collector (idempotent)."""
     backpressure.bound_daphne_send_buffers()
+    closecodes.allow_server_close_codes()
     lazylogs.defer_autobahn_debug_formatting()
     gcpauses.tune_for_serving()

@@ -44,4 +44,5 @@ def bound_daphne_send_buffers() -> None:
         send(protocol, content, binary)
 
     server_send.bounded = True
+    server_send.wraps = send
     WebSocketProtocol.serverSend = server_send

@@ -53,3 +53,31 @@ def test_error_frame_always_has_a_ref_field():
         "message": "nope",
         "ref": None,
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "ping", "ts": "\\ud800"}',
+        '{"type": "\\udfff"}',
+        '{"type": "ping", "ref": "\\ud83d"}',
+        '{"type": "ping", "ts": "a\\u0000b"}',
+        '{"type": "ping", "ts": NaN}',
+        '{"type": "ping", "ts": Infinity}',
+        '{"type": "ping", "ts": 1e400}',
+        '{"type": "ping", "ts": ' + "[" * 1000 + "]" * 1000 + "}",
+        "[" * 100_000,
+    ],
+)
+def test_values_no_client_could_take_back_are_refused_as_bad_requests(text):
+    """Lone surrogates, NUL, non-finite numbers and deep nesting are a BadFrame, never a frame to echo."""
+    with pytest.raises(BadFrame):
+        frames.parse_client_frame(text)
+
+
+def test_a_pong_is_always_valid_json():
+    """Whatever ping was accepted, its pong parses back as strict JSON with the same ts."""
+    frame = frames.parse_client_frame('{"type": "ping", "ts": {"n": [1.5, "\\ud83d\\ude00"]}}')
+    answer = frames.pong(frame.fields["ts"], frame.ref)
+    assert json.loads(answer)["ts"] == {"n": [1.5, "\U0001f600"]}
+    answer.encode("utf-8")

@@ -1,0 +1,89 @@
+"""The library functions our serving patches wrap still have the signatures the patches were written for.
+
+An upgrade of daphne, autobahn or Twisted that moves or changes one of them
+fails here, instead of silently disabling a patch (or breaking sockets) in
+production.
+"""
+
+import importlib
+import inspect
+
+import pytest
+from autobahn.websocket.protocol import Timings
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.tcp import Connection
+
+from notifications import serving
+from notifications.serving import closecodes, lazylogs
+
+
+def original(function):
+    """Return what a patch wraps (or the function itself when no patch is installed)."""
+    return getattr(function, "wraps", None) or getattr(function, "defers", None) or function
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(original(function)).parameters)
+
+
+@pytest.fixture(autouse=True)
+def installed():
+    """Every patch installed, as the hub does on the server's loop."""
+    serving.install()
+
+
+def test_daphne_server_send_takes_content_and_binary():
+    """backpressure wraps `serverSend(self, content, binary=False)` and calls it positionally."""
+    assert parameters(WebSocketProtocol.serverSend) == ["self", "content", "binary"]
+    assert WebSocketProtocol.serverSend.bounded
+
+
+def test_daphne_server_close_takes_a_code_and_autobahn_can_send_any_close_frame():
+    """closecodes wraps `serverClose(self, code=None)` and sends through `sendCloseFrame(code, isReply)`."""
+    assert parameters(WebSocketProtocol.serverClose) == ["self", "code"]
+    assert WebSocketProtocol.serverClose.allows_server_codes
+    assert parameters(AutobahnProtocol.sendCloseFrame) == ["self", "code", "reasonUtf8", "isReply"]
+    assert issubclass(WebSocketProtocol, AutobahnProtocol)
+
+
+def test_autobahn_still_refuses_the_codes_closecodes_lets_through():
+    """Were `sendClose` to accept 1009 itself, the patch would be dead code: drop it then."""
+    source = inspect.getsource(AutobahnProtocol.sendClose)
+    assert "3000 <= code <= 4999" in source
+    assert 1009 in closecodes.SERVER_CLOSE_CODES and 1001 in closecodes.SERVER_CLOSE_CODES
+
+
+def test_twisted_transports_keep_the_buffer_fields_backpressure_reads():
+    """`buffered_bytes` reads `dataBuffer`, `offset` and `_tempDataLen`; `abortConnection` drops the socket."""
+    source = inspect.getsource(FileDescriptor)
+    for field in ("self.dataBuffer", "self.offset", "self._tempDataLen"):
+        assert field in source, field
+    assert callable(getattr(Connection, "abortConnection", None))
+
+
+@pytest.mark.parametrize(
+    ("module_name", "helpers"),
+    [
+        ("autobahn.websocket.protocol", ("hltype", "hlval", "pformat")),
+        ("autobahn.twisted.websocket", ("hltype", "hlval")),
+    ],
+)
+def test_autobahn_modules_still_import_the_debug_helpers_lazylogs_defers(module_name, helpers):
+    """Each module lazylogs patches still imports its debug helpers, deferred, with the signatures they had."""
+    assert module_name in lazylogs._MODULES
+    module = importlib.import_module(module_name)
+    for name in helpers:
+        assert hasattr(getattr(module, name), "defers"), f"{module_name}.{name} is not deferred"
+    assert parameters(module.hltype) == ["obj"]
+    assert parameters(module.hlval)[:1] == ["val"]
+    if "pformat" in helpers:
+        assert parameters(module.pformat)[:1] == ["object"]
+
+
+def test_autobahn_timings_keeps_its_table_in_timings():
+    """lazylogs' `Timings.__str__` formats `_timings`, the attribute autobahn keeps them in."""
+    timings = Timings()
+    assert isinstance(timings._timings, dict)
+    assert str(timings) == "{}"
