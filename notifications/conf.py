@@ -1,44 +1,110 @@
-"""The service's settings with their defaults, in one place, read when used."""
+"""The service's settings with their defaults, in one place, read when used.
+
+`SETTINGS` is the one table of every NOTIFY_* knob: `project/settings.py` reads
+each from the environment (or `.env`) with it, the accessors below read
+`django.conf.settings` at call time (so tests may override them), and the
+README's Configuration table names the same variables (tests/test_conf.py).
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
 
 
-def _get(name: str, default):
-    return getattr(settings, name, default)
+@dataclass(frozen=True)
+class Setting:
+    """One knob: how its environment variable is parsed (str, int, float, list), its default, what it does."""
+
+    kind: type
+    default: object
+    meaning: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "NOTIFY_AMQP_URL": Setting(str, "", "RabbitMQ URL of the channel layer; empty: in-process layer, one instance"),
+    "NOTIFY_AMQP_LOCAL_CAPACITY": Setting(int, 2000, "channels-rabbitmq: messages buffered per local channel"),
+    "NOTIFY_AMQP_REMOTE_CAPACITY": Setting(int, 100000, "channels-rabbitmq: messages the broker queue holds"),
+    "NOTIFY_AMQP_LOCAL_EXPIRY": Setting(float, 15.0, "channels-rabbitmq: seconds a buffered message lives"),
+    "NOTIFY_AMQP_LOG_LEVEL": Setting(
+        str, "CRITICAL", "log level of channels_rabbitmq (a traceback a second while the broker is down)"
+    ),
+    "NOTIFY_NAMESPACE": Setting(str, "notify", "prefix of the layer's group names; differs per deployment on a broker"),
+    "NOTIFY_INSTANCE_NAME": Setting(str, "", "this instance's name in presence; empty: the host name"),
+    "NOTIFY_ALLOWED_ORIGINS": Setting(list, [], "origins allowed to open sockets; empty: the site's own origin"),
+    "NOTIFY_HISTORY_DAYS": Setting(int, 7, "how long events are kept for resume"),
+    "NOTIFY_IDEMPOTENCY_DAYS": Setting(int, 2, "how long Idempotency-Key answers are kept"),
+    "NOTIFY_TICKET_TTL_SECS": Setting(int, 60, "how long a WebSocket ticket stays valid"),
+    "NOTIFY_HEARTBEAT_SECS": Setting(int, 25, "the ping interval `welcome` asks clients for"),
+    "NOTIFY_RESUME_GRACE_SECS": Setting(float, 1.0, "how long live events wait after `welcome` for a first `resume`"),
+    "NOTIFY_MAX_FRAME_BYTES": Setting(int, 64 * 1024, "the largest client frame accepted (larger closes with 1009)"),
+    "NOTIFY_FRAMES_PER_SECOND": Setting(float, 20.0, "client frames per second a socket may send, sustained"),
+    "NOTIFY_FRAME_BURST": Setting(int, 40, "client frames a socket may send at once above that rate"),
+    "NOTIFY_REFUSALS_BEFORE_CLOSE": Setting(int, 20, "refused frames before a socket is closed with 4429"),
+    "NOTIFY_PRESENCE_TIMEOUT_SECS": Setting(float, 60.0, "a connection is offline this long after its last heartbeat"),
+    "NOTIFY_SHUTDOWN_GRACE_SECS": Setting(float, 5.0, "on SIGTERM, how long sockets get to close with 1001"),
+    "NOTIFY_METRICS_TOKEN": Setting(str, "", "bearer token /metrics requires; empty: internal addresses only"),
+    "NOTIFY_METRICS_PORT": Setting(int, None, "the only server port /metrics answers on; unset: every port"),
+    "NOTIFY_MAX_SOCKET_BUFFER_BYTES": Setting(int, 1024 * 1024, "unsent bytes held for one socket before dropping it"),
+    "NOTIFY_GC_THRESHOLD": Setting(int, 50_000, "allocations between young collections once serving; 0: Python's"),
+    "NOTIFY_OUTBOX_MAX_ATTEMPTS": Setting(int, 5, "failed sends of one event before the outbox marks it failed"),
+    "NOTIFY_DEMO_PASSWORD": Setting(str, "demo", "password `scripts/run` gives the demo user"),
+    "NOTIFY_DEMO_ADMIN_PASSWORD": Setting(str, "", "when set, `scripts/run` creates a staff user `admin` with it"),
+    "NOTIFY_DEMO_WORKER": Setting(str, "1", "`0`: `scripts/run` starts no demo worker beside the server"),
+}
+
+_UNSET = object()
+
+
+def _get(name: str, default=_UNSET):
+    """Return a setting as configured now, else its default from SETTINGS."""
+    return getattr(settings, name, SETTINGS[name].default if default is _UNSET else default)
+
+
+def amqp_url() -> str:
+    return _get("NOTIFY_AMQP_URL")
+
+
+def allowed_origins() -> list[str]:
+    """Origins allowed to open sockets; empty means the site's own origin and CSRF_TRUSTED_ORIGINS."""
+    return _get("NOTIFY_ALLOWED_ORIGINS")
+
+
+def ticket_ttl_secs() -> int:
+    return _get("NOTIFY_TICKET_TTL_SECS")
 
 
 def heartbeat_secs() -> int:
-    return _get("NOTIFY_HEARTBEAT_SECS", 25)
+    return _get("NOTIFY_HEARTBEAT_SECS")
 
 
 def max_frame_bytes() -> int:
-    return _get("NOTIFY_MAX_FRAME_BYTES", 64 * 1024)
+    return _get("NOTIFY_MAX_FRAME_BYTES")
 
 
 def frames_per_second() -> float:
-    return _get("NOTIFY_FRAMES_PER_SECOND", 20.0)
+    return _get("NOTIFY_FRAMES_PER_SECOND")
 
 
 def frame_burst() -> int:
-    return _get("NOTIFY_FRAME_BURST", 40)
+    return _get("NOTIFY_FRAME_BURST")
 
 
 def refusals_before_close() -> int:
-    return _get("NOTIFY_REFUSALS_BEFORE_CLOSE", 20)
+    return _get("NOTIFY_REFUSALS_BEFORE_CLOSE")
 
 
 def resume_grace_secs() -> float:
     """How long live events wait after `welcome` for a first `resume` (so they follow the replay)."""
-    return _get("NOTIFY_RESUME_GRACE_SECS", 1.0)
+    return _get("NOTIFY_RESUME_GRACE_SECS")
 
 
 def history_days() -> int:
-    return _get("NOTIFY_HISTORY_DAYS", 7)
+    return _get("NOTIFY_HISTORY_DAYS")
 
 
 def presence_timeout_secs() -> float:
     """How long a connection counts as online after its instance's last heartbeat (a killed instance's rows expire)."""
-    return _get("NOTIFY_PRESENCE_TIMEOUT_SECS", 60)
+    return _get("NOTIFY_PRESENCE_TIMEOUT_SECS")
 
 
 def presence_heartbeat_secs() -> float:
@@ -48,29 +114,39 @@ def presence_heartbeat_secs() -> float:
 
 def shutdown_grace_secs() -> float:
     """How long SIGTERM waits for sockets to close with 1001 before letting daphne stop anyway."""
-    return _get("NOTIFY_SHUTDOWN_GRACE_SECS", 5.0)
+    return _get("NOTIFY_SHUTDOWN_GRACE_SECS")
 
 
 def metrics_token() -> str:
     """The bearer token /metrics requires; empty means loopback and private addresses only."""
-    return _get("NOTIFY_METRICS_TOKEN", "")
+    return _get("NOTIFY_METRICS_TOKEN")
 
 
 def metrics_port() -> int | None:
     """When set, /metrics answers only on this server port (bind daphne to it on an internal interface)."""
-    return _get("NOTIFY_METRICS_PORT", None)
+    return _get("NOTIFY_METRICS_PORT")
 
 
 def idempotency_days() -> int:
     """How long a publish's Idempotency-Key answer is kept for retries."""
-    return _get("NOTIFY_IDEMPOTENCY_DAYS", 2)
+    return _get("NOTIFY_IDEMPOTENCY_DAYS")
 
 
 def max_socket_buffer_bytes() -> int:
     """How much unsent data daphne may hold for one socket before dropping it (a client that stopped reading)."""
-    return _get("NOTIFY_MAX_SOCKET_BUFFER_BYTES", 1024 * 1024)
+    return _get("NOTIFY_MAX_SOCKET_BUFFER_BYTES")
 
 
 def gc_threshold() -> int:
     """Allocations between young collections once serving (see gcpauses.py); 0 keeps Python's defaults."""
-    return _get("NOTIFY_GC_THRESHOLD", 50_000)
+    return _get("NOTIFY_GC_THRESHOLD")
+
+
+def outbox_max_attempts() -> int:
+    """Failed sends after which the outbox gives up on an event and marks it failed."""
+    return max(1, _get("NOTIFY_OUTBOX_MAX_ATTEMPTS"))
+
+
+def max_event_data_bytes() -> int:
+    """The largest `data` object a status event may carry, as compact UTF-8 JSON."""
+    return _get("NOTIFY_MAX_EVENT_DATA_BYTES", 16 * 1024)

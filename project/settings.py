@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from notifications.conf import SETTINGS as NOTIFY_SETTINGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -19,14 +21,20 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 _DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+# Unset, the key `scripts/run` generated on this machine is used, so that
+# `.venv/bin/python manage.py ...` signs what the running server signs.
+_SECRET_KEY_FILE = BASE_DIR / "var" / "secret_key"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY and _SECRET_KEY_FILE.is_file():
+    SECRET_KEY = _SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off. Set it to a long "
-            "random value (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off (or var/secret_key, which "
+            "scripts/run generates). Set it to a long random value (for example: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
     SECRET_KEY = _DEVELOPMENT_SECRET_KEY
     logging.getLogger("project.settings").warning(
@@ -148,38 +156,22 @@ SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=14 * 24 * 3600
 
 # --- The notification service -------------------------------------------------
 
-NOTIFY_AMQP_URL = env.str("NOTIFY_AMQP_URL", default="")
-NOTIFY_HISTORY_DAYS = env.int("NOTIFY_HISTORY_DAYS", default=7)
-# Prefix of every channel-layer group name: deployments (or test runs) that
-# share one broker but not one database must not hear each other's groups.
-NOTIFY_NAMESPACE = env.str("NOTIFY_NAMESPACE", default="notify")
-NOTIFY_INSTANCE_NAME = env.str("NOTIFY_INSTANCE_NAME", default="")
+# Every NOTIFY_* knob, read from the environment with the one table of defaults
+# (notifications/conf.py); the code reads them through `notifications.conf`.
+_ENV_READERS = {str: env.str, int: env.int, float: env.float, list: env.list}
+_NOTIFY = {name: _ENV_READERS[knob.kind](name, default=knob.default) for name, knob in NOTIFY_SETTINGS.items()}
+globals().update(_NOTIFY)
 
-NOTIFY_ALLOWED_ORIGINS = env.list("NOTIFY_ALLOWED_ORIGINS", default=[])
-# A connection stops counting as online this long after its instance's last heartbeat.
-NOTIFY_PRESENCE_TIMEOUT_SECS = env.float("NOTIFY_PRESENCE_TIMEOUT_SECS", default=60.0)
-# On SIGTERM, sockets are closed with 1001 and given this long before daphne stops.
-NOTIFY_SHUTDOWN_GRACE_SECS = env.float("NOTIFY_SHUTDOWN_GRACE_SECS", default=5.0)
-# /metrics: a bearer token when set; else only loopback and private addresses (see docs/deployment.md).
-NOTIFY_METRICS_TOKEN = env.str("NOTIFY_METRICS_TOKEN", default="")
-NOTIFY_METRICS_PORT = env.int("NOTIFY_METRICS_PORT", default=None)
-NOTIFY_IDEMPOTENCY_DAYS = env.int("NOTIFY_IDEMPOTENCY_DAYS", default=2)
-NOTIFY_TICKET_TTL_SECS = env.int("NOTIFY_TICKET_TTL_SECS", default=60)
-# A socket whose client stopped reading is dropped once daphne holds this much unsent data for it.
-NOTIFY_MAX_SOCKET_BUFFER_BYTES = env.int("NOTIFY_MAX_SOCKET_BUFFER_BYTES", default=1024 * 1024)
-# Allocations between young garbage collections once serving (notifications/gcpauses.py); 0: Python's defaults.
-NOTIFY_GC_THRESHOLD = env.int("NOTIFY_GC_THRESHOLD", default=50_000)
-
-if NOTIFY_AMQP_URL:
+if _NOTIFY["NOTIFY_AMQP_URL"]:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_rabbitmq.core.RabbitmqChannelLayer",
             "CONFIG": {
-                "host": NOTIFY_AMQP_URL,
+                "host": _NOTIFY["NOTIFY_AMQP_URL"],
                 # The defaults (100/100) drop messages in bursts; see docs/architecture.md.
-                "local_capacity": env.int("NOTIFY_AMQP_LOCAL_CAPACITY", default=2000),
-                "remote_capacity": env.int("NOTIFY_AMQP_REMOTE_CAPACITY", default=100000),
-                "local_expiry": env.float("NOTIFY_AMQP_LOCAL_EXPIRY", default=15.0),
+                "local_capacity": _NOTIFY["NOTIFY_AMQP_LOCAL_CAPACITY"],
+                "remote_capacity": _NOTIFY["NOTIFY_AMQP_REMOTE_CAPACITY"],
+                "local_expiry": _NOTIFY["NOTIFY_AMQP_LOCAL_EXPIRY"],
                 "expiry": 60,
             },
         }
@@ -234,6 +226,6 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # The layer logs a traceback a second while the broker is down; our
         # hub reports the outage once, in plain words.
-        "channels_rabbitmq": {"level": env.str("NOTIFY_AMQP_LOG_LEVEL", default="CRITICAL")},
+        "channels_rabbitmq": {"level": _NOTIFY["NOTIFY_AMQP_LOG_LEVEL"]},
     },
 }

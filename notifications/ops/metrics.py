@@ -21,6 +21,9 @@ EVENTS_STORED = Counter(
 )
 EVENTS_FANNED_OUT = Counter("notify_events_fanned_out", "Events handed to the channel layer on their first attempt.")
 EVENTS_RESENT = Counter("notify_events_resent", "Pending events the outbox sweep sent again.")
+EVENTS_FAILED = Counter(
+    "notify_events_failed", "Events the outbox gave up on: not encodable, or not sent in NOTIFY_OUTBOX_MAX_ATTEMPTS."
+)
 DELIVERY_LAG = Histogram(
     "notify_delivery_lag_seconds",
     "From an event's commit to its frame being written to a socket.",

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 OUTBOX_SWEEP_SECS = 1.0
 OUTBOX_GRACE = timedelta(seconds=2)
 SEND_BATCH = 200
+# What a failed send records: the layer did not confirm it in time, or raised (the event may not be sendable).
+LAYER_REFUSED = "the channel layer did not take it"
 
 
 class FanOut:
@@ -66,23 +68,53 @@ class FanOut:
 
     async def send_all(self, batch: list[Outgoing]) -> int:
         """Send each message in order; record the stored events' outcome; return how many events went."""
-        outcomes = await self.link.group_send_all([(item.group, item.message) for item in batch])
-        sent = [position for item, ok in zip(batch, outcomes, strict=True) if ok for position in item.positions]
-        failed = [position for item, ok in zip(batch, outcomes, strict=True) if not ok for position in item.positions]
-        if failed:
-            await database_sync_to_async(outbox.mark_attempt_failed)(failed)
-        if sent:
-            await database_sync_to_async(outbox.mark_fanned_out)(sent)
+        sent, failed = await self._send(batch)
+        await self._record(sent, failed)
         return len(sent)
 
     async def sweep_outbox(self) -> int:
         """Send the events no instance has fanned out yet; return how many were sent."""
         events = await database_sync_to_async(outbox.claim_pending)(OUTBOX_GRACE)
-        sent = await self.send_all(outgoing_for(events))
+        events = await database_sync_to_async(outbox.drop_unsendable)(events)
+        sent = await self.send_isolating(events)
         metrics.EVENTS_RESENT.inc(sent)
         if events:
             logger.info("outbox: re-sent %s of %s pending events", sent, len(events))
         return sent
+
+    async def send_isolating(self, events: list) -> int:
+        """Send events in as few messages as can be; resend those of a refused message one per message.
+
+        So one event the layer will not take fails alone (and counts its own
+        attempts) instead of holding back every event it was batched with.
+        """
+        sent, failed = await self._send(outgoing_for(events))
+        batched = [item for item in failed if len(item.positions) > 1]
+        if batched:
+            by_position = {event.position: event for event in events}
+            alone = [outgoing_for([by_position[p]])[0] for p in sorted(_positions(batched))]
+            sent_alone, failed_alone = await self._send(alone)
+            sent += sent_alone
+            failed = [item for item in failed if len(item.positions) == 1] + failed_alone
+        await self._record(sent, failed)
+        return len(sent)
+
+    async def _record(self, sent: list[int], failed: list[Outgoing]) -> None:
+        """Record in the outbox which events reached the layer and which failed one more attempt."""
+        if failed:
+            await database_sync_to_async(outbox.record_failed_attempts)(_positions(failed), LAYER_REFUSED)
+        if sent:
+            await database_sync_to_async(outbox.mark_fanned_out)(sent)
+
+    async def _send(self, batch: list[Outgoing]) -> tuple[list[int], list[Outgoing]]:
+        """Send the messages in order; return the positions sent and the messages the layer did not take."""
+        outcomes = await self.link.group_send_all([(item.group, item.message) for item in batch])
+        sent = [position for item, ok in zip(batch, outcomes, strict=True) if ok for position in item.positions]
+        return sent, [item for item, ok in zip(batch, outcomes, strict=True) if not ok and item.positions]
+
+
+def _positions(items: list[Outgoing]) -> list[int]:
+    return [position for item in items for position in item.positions]
 
 
 def record_published(events: list) -> None:

@@ -13,6 +13,8 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from notifications import conf
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -48,7 +50,7 @@ def is_allowed_origin(scope) -> bool:
     origin = normalize_origin(_header(scope, b"origin"))
     if origin is None:
         return False
-    configured = getattr(settings, "NOTIFY_ALLOWED_ORIGINS", [])
+    configured = conf.allowed_origins()
     if configured:
         return origin in {normalize_origin(o) for o in configured}
     trusted = {normalize_origin(o) for o in settings.CSRF_TRUSTED_ORIGINS}

@@ -123,7 +123,7 @@ def _insert(events: list[Event]) -> None:
         )
         for event, (position,) in zip(events, cursor.fetchall(), strict=True):
             event.position = position
-        columns = "position, id, kind, user_id, seq, request_id, payload, created_at, fanout_attempts"
+        columns = "position, id, kind, user_id, seq, request_id, payload, created_at, fanout_attempts, fanout_error"
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for event in events:
                 copy.write_row(
@@ -137,6 +137,7 @@ def _insert(events: list[Event]) -> None:
                         "{" + event.encoded_payload + "}",
                         event.created_at,
                         0,
+                        "",
                     )
                 )
     for event in events:

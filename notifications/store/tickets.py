@@ -10,22 +10,21 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
+from notifications import conf
 from notifications.models import WebSocketTicket, hash_secret
 
-DEFAULT_TICKET_TTL_SECS = 60
 # Expired tickets are kept this long after expiry, then deleted by the next issue.
 EXPIRED_TICKET_RETENTION = timedelta(hours=1)
 
 
 def ticket_ttl_secs() -> int:
     """Return how long a new ticket stays valid (setting NOTIFY_TICKET_TTL_SECS)."""
-    return getattr(settings, "NOTIFY_TICKET_TTL_SECS", DEFAULT_TICKET_TTL_SECS)
+    return conf.ticket_ttl_secs()
 
 
 def issue_ticket(user: AbstractBaseUser, session_key: str = "", ttl_seconds: int | None = None) -> str:
