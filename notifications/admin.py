@@ -127,7 +127,8 @@ class DeliveryStateFilter(admin.SimpleListFilter):
     title = "delivery state"
     parameter_name = "delivery"
     CONDITIONS = {
-        "stored": Q(fanned_out_at__isnull=True),
+        "stored": Q(fanned_out_at__isnull=True, fanout_failed_at__isnull=True),
+        "failed": Q(fanout_failed_at__isnull=False),
         "fanned out": Q(fanned_out_at__isnull=False, fanout_attempts__lte=1),
         "re-sent": Q(fanned_out_at__isnull=False, fanout_attempts__gt=1),
     }
@@ -155,10 +156,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("position", "kind", "user", "seq", "created_at", "delivery_state", "fanout_attempts")
+    list_display = (
+        "position",
+        "kind",
+        "user",
+        "seq",
+        "created_at",
+        "delivery_state",
+        "fanout_attempts",
+        "fanout_failed_at",
+        "fanout_error",
+    )
     list_filter = ("kind", ("user", admin.RelatedOnlyFieldListFilter), DeliveryStateFilter, "created_at")
     search_fields = ("id", "user__username")
     list_select_related = ("user",)
+
+    def get_queryset(self, request):
+        """Leave payloads out of the list: one the outbox gave up on may not even load (fanout_error says why)."""
+        queryset = super().get_queryset(request)
+        return queryset.defer("payload") if request.resolver_match.url_name.endswith("changelist") else queryset
 
 
 # --- announcements -----------------------------------------------------------------------

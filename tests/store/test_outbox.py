@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from notifications.models import Event
@@ -115,3 +116,16 @@ def test_an_event_already_fanned_out_is_never_marked_failed(events):
     outbox.mark_fanned_out([events[0].position])
     outbox.record_failed_attempts([events[0].position], "late", final=True)
     assert Event.objects.get(pk=events[0].pk).delivery_state == "fanned out"
+
+
+def test_the_admin_lists_an_event_given_up_on_under_failed_with_its_error(events, admin_client):
+    """An operator filters events by `failed` and sees the poison one with why, even when its payload won't load."""
+    force_payload(events[1], TOO_DEEP)
+    outbox.claim_pending(NOW)
+    url = reverse("admin:notifications_event_changelist")
+    response = admin_client.get(url + "?delivery=failed")
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list.values_list("position", flat=True)) == [events[1].position]
+    assert "payload cannot be loaded" in response.content.decode()
+    stored = admin_client.get(url + "?delivery=stored")
+    assert events[1].position not in stored.context["cl"].result_list.values_list("position", flat=True)
