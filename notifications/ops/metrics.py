@@ -26,8 +26,16 @@ EVENTS_FAILED = Counter(
 )
 DELIVERY_LAG = Histogram(
     "notify_delivery_lag_seconds",
-    "From an event's commit to its frame being written to a socket.",
+    "From an event's commit to its frame being written to a live socket (replays: notify_replay_lag_seconds).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+REPLAY_LAG = Histogram(
+    "notify_replay_lag_seconds",
+    "From an event's commit to its frame being written to a socket that resumed past it (replay, not live).",
+    buckets=(0.05, 0.25, 1, 5, 30, 60, 300, 1800, 3600, 6 * 3600, 86400, 7 * 86400),
+)
+EVENTS_SKIPPED = Counter(
+    "notify_events_skipped", "Stored events a socket skipped because their payload could not be encoded or sent."
 )
 FRAMES_REFUSED = Counter(
     "notify_frames_refused", "Client frames answered with an error or a closing code, by code.", ["code"]
@@ -39,6 +47,11 @@ SOCKETS_REFUSED = Counter("notify_sockets_refused", "Sockets closed at once for 
 def observe_delivery_lag(created_at: float) -> None:
     """Record the time from an event's storing (a Unix timestamp) to its frame being handed to the socket."""
     DELIVERY_LAG.observe(max(0.0, time.time() - created_at))
+
+
+def observe_replay_lag(created_at: float) -> None:
+    """Record the age of a replayed event (a Unix timestamp) when its frame is handed to the socket."""
+    REPLAY_LAG.observe(max(0.0, time.time() - created_at))
 
 
 def record_stored(events: list) -> None:

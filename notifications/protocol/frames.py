@@ -87,7 +87,8 @@ def _with_ref(error: FrameError, ref: str | None) -> FrameError:
 
 
 def _dump(frame: dict) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    # allow_nan=False: NaN and Infinity are no JSON; a value holding one raises instead of going out.
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def welcome(

@@ -7,18 +7,22 @@ briefly, since the publishes of two instances for one user can cross on the
 way; if the gap is still open then, it is read from the database.
 Anything the layer lost is found the same way by `catch_up()`, which the hub
 asks for after a layer outage and on its periodic check of stream heads.
+
+A stored event that cannot be encoded or sent (a poison payload) is skipped
+with a log line and counted, never retried: the stream moves past it.
 """
 
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 
 from notifications.ops import metrics
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
+from notifications.realtime.supervision import TaskSet
 from notifications.store import streams
 
 logger = logging.getLogger(__name__)
@@ -32,34 +36,38 @@ REORDER_WAIT_SECS = 0.1
 class OrderedDelivery:
     """Send a user's events to one socket in cursor order, each once."""
 
-    def __init__(self, user_id: int, position: Cursor, send: Callable[[str], Awaitable[None]]):
+    def __init__(
+        self, user_id: int, position: Cursor, transport, on_failure: Callable[[BaseException], None] | None = None
+    ):
         self.user_id = user_id
         # Everything up to `position` has been sent (or was before the client's cursor).
         self.position = position
         # Everything in (sent_since, position] was sent on this connection.
         self.sent_since = position
-        self._send = send
+        self._transport = transport  # a session's Transport: send_event, send_replayed, send_reset
+        self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
         self._queue: deque[dict] = deque()
         self._catch_up_wanted = False
         self._resumes: deque[tuple[Cursor, str | None]] = deque()
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._pending_frames: list[tuple[str, float]] = []  # frame, created_at (Unix time)
+        # frame, its cursor, created_at (Unix time), whether a resume replays it
+        self._pending_frames: list[tuple[str, Cursor, float, bool]] = []
         # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
         self._held: dict[tuple[bool, int], dict] = {}
         self._reorder_timer: asyncio.TimerHandle | None = None
 
     def start(self, hold_live_secs: float) -> None:
-        """Start the pump; live events wait up to `hold_live_secs` for a first `resume`."""
-        self._task = asyncio.get_running_loop().create_task(self._pump())
-        asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
+        """Start the pump (a failure is logged and handed to `on_failure`); live events wait for a first `resume`."""
+        self._task = self._tasks.spawn(self._pump(), "pump")
+        self._go_live_timer = asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
 
     async def stop(self) -> None:
         self._forget_held()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            self._go_live_timer.cancel()
+            await self._tasks.cancel_all()
 
     def offer(self, message: dict) -> None:
         """Queue a live event message (called by the hub; never blocks)."""
@@ -122,7 +130,7 @@ class OrderedDelivery:
 
     def _send_live(self, is_announcement: bool, message: dict) -> None:
         frame = self._advance(is_announcement, message["seq"], message["encoded"])
-        self._pending_frames.append((frame, message["created_at"]))
+        self._pending_frames.append((frame, self.position, message["created_at"], False))
 
     def _hold(self, is_announcement: bool, seq: int, message: dict) -> None:
         if len(self._held) >= MAX_QUEUED_MESSAGES:
@@ -143,36 +151,63 @@ class OrderedDelivery:
             self._reorder_timer.cancel()
             self._reorder_timer = None
 
-    def _advance(self, is_announcement: bool, seq: int, encoded: str) -> str:
+    def _advance(self, is_announcement: bool, seq: int, encoded: str | None) -> str | None:
+        """Move past the event; return its frame (None for a payload that could not be encoded)."""
         if is_announcement:
             self.position = self.position.after_announcement(seq)
         else:
             self.position = self.position.after_own(seq)
-        return frames.event(encoded, self.position)
+        return None if encoded is None else frames.event(encoded, self.position)
 
     async def _flush(self) -> None:
         pending, self._pending_frames = self._pending_frames, []
-        for text, created_at in pending:
-            await self._send(text)
-            metrics.observe_delivery_lag(created_at)
+        for text, cursor, created_at, replayed in pending:
+            try:
+                await self._transport.send_event(text, cursor)
+            except (ValueError, TypeError) as exc:  # UnicodeEncodeError: a lone surrogate stored before checks
+                self._skip_poison(cursor, exc)
+                continue
+            if replayed:
+                metrics.observe_replay_lag(created_at)
+            else:
+                metrics.observe_delivery_lag(created_at)
+
+    def _skip_poison(self, cursor: Cursor, error: Exception) -> None:
+        metrics.EVENTS_SKIPPED.inc()
+        logger.error(
+            "event skipped: its payload cannot be sent (%s)",
+            type(error).__name__,
+            extra={"event": "ws.event_skipped", "user_id": self.user_id, "cursor": cursor.encode()},
+        )
+
+    def _encoded(self, stored) -> str | None:
+        """Return a stored event's encoded payload, or None (logged, counted) when it cannot be encoded."""
+        try:
+            return stored.encoded_payload
+        except (ValueError, TypeError) as exc:
+            self._skip_poison(self.position, exc)
+            return None
 
     async def _serve_resume(self, cursor: Cursor, ref: str | None) -> None:
         resume = await database_sync_to_async(streams.read_resume)(self.user_id, cursor, REPLAY_PAGE)
         if resume.reset_reason is not None:
-            await self._send(frames.reset(resume.reset_reason, ref))
+            await self._transport.send_reset(resume.reset_reason, ref)
             return
         if self.position == self.sent_since:  # nothing sent yet on this connection
             self.position = self.sent_since = cursor
-        count = await self._send_from_database(cursor, first_page=resume.replay)
+        count = await self._send_from_database(cursor, first_page=resume.replay, replaying=True)
         self.sent_since = Cursor(
             min(self.sent_since.announcements, cursor.announcements), min(self.sent_since.own, cursor.own)
         )
-        await self._send(frames.replayed(count, self.position, ref))
+        await self._transport.send_replayed(count, self.position, ref)
 
-    async def _send_from_database(self, after: Cursor, first_page: streams.Replay | None = None) -> int:
+    async def _send_from_database(
+        self, after: Cursor, first_page: streams.Replay | None = None, replaying: bool = False
+    ) -> int:
         """Send every stored event past `after` not yet sent here; return how many were sent.
 
-        `first_page`, when given, is what the database holds past `after` (read already).
+        `first_page`, when given, is what the database holds past `after` (read
+        already). `replaying`: a resume asked for them (their lag is not live delivery's).
         """
         count = 0
         replay = first_page
@@ -181,10 +216,10 @@ class OrderedDelivery:
                 replay = await database_sync_to_async(streams.events_after)(self.user_id, after, REPLAY_PAGE)
             for stored in replay.events:
                 if not self._already_sent(stored.user_id is None, stored.seq):
-                    is_announcement = stored.user_id is None
-                    frame = self._advance(is_announcement, stored.seq, stored.encoded_payload)
-                    self._pending_frames.append((frame, stored.created_at.timestamp()))
-                    count += 1
+                    frame = self._advance(stored.user_id is None, stored.seq, self._encoded(stored))
+                    if frame is not None:
+                        self._pending_frames.append((frame, self.position, stored.created_at.timestamp(), replaying))
+                        count += 1
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
             await self._flush()
             if not replay.truncated:

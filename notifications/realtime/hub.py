@@ -10,7 +10,6 @@ tell every socket to catch up afterwards.
 
 import asyncio
 import logging
-import threading
 import time
 from collections import defaultdict
 from typing import Protocol
@@ -23,6 +22,7 @@ from notifications.protocol import layer_messages
 from notifications.realtime import fanout, shutdown
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
+from notifications.realtime.supervision import TaskSet
 from notifications.realtime.watch import SocketWatch
 from notifications.store import presence, publishing
 
@@ -56,7 +56,7 @@ class Hub:
     """Route layer messages to this process's sockets; keep the layer healthy."""
 
     _running: "Hub | None" = None
-    _running_lock = threading.Lock()
+    _starting: "asyncio.Task | None" = None
 
     def __init__(self):
         self.link = LayerLink()
@@ -64,7 +64,9 @@ class Hub:
         self.connections: dict[int, set[LocalConnection]] = defaultdict(set)
         self._bound_groups: set[str] = set()
         self.fanout: fanout.FanOut | None = None
-        self._tasks: list[asyncio.Task] = []
+        # Every background task (loops, bindings, catch-ups), logged when one fails.
+        self.tasks = TaskSet("hub")
+        self._tasks: list[asyncio.Task] = []  # the loops that run as long as the hub
         self._reader: asyncio.Task | None = None
         self._last_replacement = 0.0
         self.started_at = time.time()
@@ -80,29 +82,46 @@ class Hub:
 
     @classmethod
     async def ensure_started(cls) -> "Hub":
-        """Return this process's hub, starting it on the running loop the first time."""
+        """Return this process's hub, started on the running loop; concurrent first callers wait for one start.
+
+        A hub whose start failed is never handed out: it is stopped, and the
+        next caller tries again.
+        """
+        loop = asyncio.get_running_loop()
         hub = cls._running
-        if hub is not None and hub.loop is asyncio.get_running_loop():
+        if hub is not None and hub.loop is loop:
             return hub
-        with cls._running_lock:
-            if cls._running is None or cls._running.loop is not asyncio.get_running_loop():
-                cls._running = cls()
-                await cls._running.start()
-        return cls._running
+        starting = cls._starting
+        if starting is None or starting.get_loop() is not loop:
+            starting = cls._starting = loop.create_task(cls._start_one())
+        return await asyncio.shield(starting)
+
+    @classmethod
+    async def _start_one(cls) -> "Hub":
+        hub = cls()
+        try:
+            await hub.start()
+        except BaseException:
+            cls._starting = None
+            logger.exception("hub did not start; the next connection tries again")
+            await hub.stop()
+            raise
+        cls._running, cls._starting = hub, None
+        return hub
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.fanout = fanout.FanOut(self.link, self.loop)
         await self.link.open()
-        self._reader = self.loop.create_task(self._read_forever())
+        self._reader = self.tasks.spawn(self._read_forever(), "read")
         for worker in (
             self.fanout.send_forever,
             self._probe_forever,
             self._sweep_outbox_forever,
             self._check_heads_forever,
         ):
-            self._tasks.append(self.loop.create_task(worker()))
-        self._presence_task = self.loop.create_task(self.presence.run_forever(self.close_requested))
+            self._tasks.append(self.tasks.spawn(worker(), worker.__name__))
+        self._presence_task = self.tasks.spawn(self.presence.run_forever(self.close_requested), "presence")
         self._tasks.append(self._presence_task)
         self._bind_in_background(layer_messages.everyone_group())
         publishing.set_sink(self.fanout.submit_threadsafe)
@@ -119,13 +138,11 @@ class Hub:
         )
 
     async def stop(self) -> None:
-        for task in [*self._tasks, self._reader]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [*self._tasks, self._reader] if t], return_exceptions=True)
+        """Stop every task and close the layer (also what a failed `start` had begun)."""
+        await self.tasks.cancel_all()
         await self.guarded(self.presence.close)
-        await self.link.close()
-        if Hub._running is self:
+        await self.guarded(self.link.close)
+        if Hub._running in (self, None):
             Hub._running = None
             publishing.set_sink(None)
             runtime_status.set_provider(None)
@@ -161,14 +178,14 @@ class Hub:
         self.presence.disconnected(connection)
         if not sockets:
             del self.connections[connection.user_id]
-            self.loop.create_task(self._unbind(connection.user_id))
+            self.tasks.spawn(self._unbind(connection.user_id), "unbind")
 
     def connection_count(self) -> int:
         return sum(len(sockets) for sockets in self.connections.values())
 
     def _bind_in_background(self, group: str, then_catch_up: int | None = None) -> None:
         self._bound_groups.add(group)
-        self.loop.create_task(self._bind(group, then_catch_up))
+        self.tasks.spawn(self._bind(group, then_catch_up), "bind")
 
     async def _bind(self, group: str, then_catch_up: int | None) -> None:
         try:
@@ -274,9 +291,9 @@ class Hub:
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
         await self.link.open()
-        self._reader = self.loop.create_task(self._read_forever())
+        self._reader = self.tasks.spawn(self._read_forever(), "read")
         for group in list(self._bound_groups):
-            self.loop.create_task(self._bind(group, None))
+            self.tasks.spawn(self._bind(group, None), "bind")
 
     async def _after_recovery(self) -> None:
         """Close every gap the outage may have left, for every socket here."""

@@ -33,7 +33,7 @@ class SocketWatch:
         """
         self._just_bound.add(user_id)
         if len(self._just_bound) == 1:
-            self.hub.loop.create_task(self.hub.guarded(self._catch_up_just_bound))
+            self.hub.tasks.spawn(self.hub.guarded(self._catch_up_just_bound), "catch_up_bound")
 
     async def _catch_up_just_bound(self) -> None:
         user_ids, self._just_bound = self._just_bound, set()

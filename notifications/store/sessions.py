@@ -3,7 +3,7 @@
 from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
@@ -25,3 +25,9 @@ def _live_session_keys(keys: set[str]) -> set[str]:
         )
     store = import_module(settings.SESSION_ENGINE).SessionStore
     return {key for key in keys if store().exists(key)}
+
+
+def is_signed_in(user_id: int, session_key: str) -> bool:
+    """Return whether the session still exists, unexpired, and is signed in as this user (not after logout)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return store.get(SESSION_KEY) == str(user_id)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from notifications import conf
 from notifications.models import WebSocketTicket, hash_secret
+from notifications.store import sessions
 
 # Expired tickets are kept this long after expiry, then deleted by the next issue.
 EXPIRED_TICKET_RETENTION = timedelta(hours=1)
@@ -49,7 +50,19 @@ class RedeemedTicket:
 
 
 def redeem_ticket(raw: str) -> RedeemedTicket | None:
-    """Use the ticket up and return its user and session, or None if unknown, used or expired.
+    """Use the ticket up and return its user and session, or None if unknown, used, expired or its session ended.
+
+    A ticket issued from a browser session is worth no more than that
+    session: after a logout it opens nothing. A token holder's has no session.
+    """
+    redeemed = _claim(raw)
+    if redeemed is None or (redeemed.session_key and not sessions.is_signed_in(redeemed.user.pk, redeemed.session_key)):
+        return None
+    return redeemed
+
+
+def _claim(raw: str) -> RedeemedTicket | None:
+    """Claim the ticket and return its user and session key, or None if unknown, used or expired.
 
     A conditional `UPDATE ... RETURNING` claims it, so two sockets racing with
     one ticket cannot both win. It runs on every ticket connect: on

@@ -45,11 +45,25 @@ def database(monkeypatch):
     return SimpleNamespace(events=events, reads=reads)
 
 
-async def started(sent: list) -> OrderedDelivery:
-    async def send(text: str) -> None:
-        sent.append(json.loads(text)["n"])
+class Collecting:
+    """A session's transport that keeps the `n` of each event sent, and every frame of other kinds."""
 
-    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), send)
+    def __init__(self, sent: list):
+        self.sent = sent
+        self.others: list[tuple] = []
+
+    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+        self.sent.append(json.loads(frame_text)["n"])
+
+    async def send_replayed(self, count: int, cursor: Cursor, ref) -> None:
+        self.others.append(("replayed", count, cursor))
+
+    async def send_reset(self, reason: str, ref) -> None:
+        self.others.append(("reset", reason))
+
+
+async def started(sent: list) -> OrderedDelivery:
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), Collecting(sent))
     delivery.start(hold_live_secs=0)
     await asyncio.sleep(0)
     return delivery

@@ -1,0 +1,1 @@
+"""Protocol adapters: each speaks one wire protocol and drives a transport-neutral `session.Session`."""

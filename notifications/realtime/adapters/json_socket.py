@@ -1,0 +1,134 @@
+"""The JSON protocol of `/ws/notifications/` (PROTOCOL section 1), as an adapter over a `Session`.
+
+Frames are parsed in `protocol/frames.py`; the stream, the limits and the
+session's end live in `realtime/session.py`. This class turns frames into
+session calls and the session's calls into frames, and turns a `FrameError`
+into an `error` frame, here only.
+"""
+
+import logging
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from notifications import conf
+from notifications.errors import FrameError
+from notifications.protocol import frames
+from notifications.protocol.cursors import Cursor
+from notifications.realtime.session import CLOSE_INTERNAL_ERROR, Session
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUBPROTOCOLS = ("notify.v1.json",)
+
+
+class JsonSocketConsumer(AsyncWebsocketConsumer):
+    """One socket speaking section 1's JSON frames."""
+
+    # No per-socket layer channel: the hub reads the layer for the whole process.
+    channel_layer_alias = "__hub_reads_the_layer__"
+    protocol_name = "json"
+    session: Session | None = None
+
+    async def dispatch(self, message: dict) -> None:
+        """Run the handler of an ASGI message; an unexpected error ends the session and closes with 1011.
+
+        Without this, the error would end the application instance: daphne
+        closes with 1011 but `disconnect` never runs, so the hub and presence
+        would keep the socket. channels 4.2+ would also hop to its one shared
+        sync thread before every message to close stale database connections;
+        every query here goes through `database_sync_to_async`, which does
+        that itself, so the hop only serialised all sockets' frames.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception("socket failed handling %s", message["type"], extra=self._log_context())
+            await self._fail()
+
+    async def _fail(self) -> None:
+        if self.session is not None:
+            await self.session.fail()
+        else:
+            await self.close(code=CLOSE_INTERNAL_ERROR)
+
+    def _log_context(self) -> dict:
+        if self.session is None:
+            return {"event": "ws.failed"}
+        return self.session.log_context("ws.failed")
+
+    async def connect(self) -> None:
+        offered = self.scope.get("subprotocols") or []
+        subprotocol = next((p for p in offered if p in SUPPORTED_SUBPROTOCOLS), None)
+        if offered and subprotocol is None:
+            await self.close()  # before accept: the handshake is refused
+            return
+        self.session = Session(self, self.scope, self.protocol_name)
+        await self.session.authenticate()
+        await self.accept(subprotocol)
+        await self.session.start()
+
+    async def disconnect(self, code) -> None:
+        if self.session is not None:
+            await self.session.end(code)
+
+    # --- from the client -------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.session is None or not self.session.is_open:
+            return
+        size = len(text_data.encode("utf-8", "surrogatepass")) if text_data is not None else len(bytes_data or b"")
+        try:
+            if not await self.session.admit(size):
+                return
+            if text_data is None:
+                raise FrameError("frames must be UTF-8 JSON text, not binary")
+            frame = frames.parse_client_frame(text_data)
+            await getattr(self, "on_" + frame.type)(frame)
+        except FrameError as exc:
+            self.session.refused(exc.default_code)
+            await self.send(text_data=frames.error(exc.default_code, exc.detail, frames.ref_of(exc)))
+
+    async def on_resume(self, frame: frames.ClientFrame) -> None:
+        self.session.do_resume(frame.fields["cursor"], frame.ref)
+
+    async def on_ack(self, frame: frames.ClientFrame) -> None:
+        await self.session.do_ack(frame.fields["id"], frame.ref)
+
+    async def on_ping(self, frame: frames.ClientFrame) -> None:
+        await self.send(text_data=frames.pong(frame.fields["ts"], frame.ref))
+
+    # --- the session's Transport -------------------------------------------------------------
+
+    async def send_welcome(self, session: Session) -> None:
+        welcome = frames.welcome(
+            user_id=session.user_id,
+            username=session.user.get_username(),
+            connection_id=session.connection_id,
+            cursor=session.delivery.position,
+            heartbeat=conf.heartbeat_secs(),
+            server_time=timezone.now().isoformat(),
+        )
+        await self.send(text_data=welcome)
+
+    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+        await self.send(text_data=frame_text)
+
+    async def send_replayed(self, count: int, cursor: Cursor, ref: str | None) -> None:
+        await self.send(text_data=frames.replayed(count, cursor, ref))
+
+    async def send_reset(self, reason: str, ref: str | None) -> None:
+        await self.send(text_data=frames.reset(reason, ref))
+
+    async def send_read(self, up_to: str, unread: int) -> None:
+        await self.send(text_data=frames.read(up_to, unread))
+
+    async def close(self, code=None, reason=None) -> None:
+        await super().close(code=code, reason=reason)

@@ -1,0 +1,50 @@
+"""Background tasks that never fail unseen: kept referenced, and logged (or handed on) when they fail.
+
+asyncio keeps only weak references to tasks and reports an exception no one
+awaited only when the task is garbage-collected, if ever. Every task this
+runtime starts in the background goes through a `TaskSet` instead.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+
+logger = logging.getLogger(__name__)
+
+
+class TaskSet:
+    """The running background tasks of one owner (the hub, a session)."""
+
+    def __init__(self, owner: str, on_failure: Callable[[asyncio.Task, BaseException], None] | None = None):
+        self.owner = owner
+        self._on_failure = on_failure
+        self._tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coroutine: Coroutine, name: str) -> asyncio.Task:
+        """Run `coroutine` as a task of this set; its failure is logged once, then handed to `on_failure`."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=f"{self.owner}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+        return task
+
+    def _ended(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        logger.error("background task %s failed", task.get_name(), exc_info=error, extra={"event": "task.failed"})
+        if self._on_failure is not None:
+            self._on_failure(task, error)
+
+    def __iter__(self):
+        return iter(list(self._tasks))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def cancel_all(self) -> None:
+        """Cancel every task of the set and wait for them to end."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
