@@ -4,10 +4,12 @@ With `NOTIFY_ALLOWED_ORIGINS` set, the Origin must be one of them. Otherwise
 it must be the site's own origin: the scheme the socket is served on (`ws` to
 `http`, `wss` to `https`), and a host and port that match the request's Host
 header, whose host is in `ALLOWED_HOSTS`; or an entry of CSRF_TRUSTED_ORIGINS.
-A refused handshake gets HTTP 403 and never reaches the consumer.
+A refused handshake gets HTTP 403 and never reaches the consumer. A
+handshake without Origin and cookie that carries a ticket or token passes
+(PROTOCOL section 1): it has no ambient credentials to hijack.
 """
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
@@ -57,6 +59,18 @@ def is_allowed_origin(scope) -> bool:
     return origin == _own_origin(scope) or origin in trusted
 
 
+def is_credential_only_client(scope) -> bool:
+    """Return whether a handshake sends no Origin and no cookie but a ticket or token: no ambient credentials.
+
+    Non-browser clients send no Origin; a browser always sends one on a
+    cross-site socket, so such a handshake cannot be a hijacked session.
+    """
+    if _header(scope, b"origin") or _header(scope, b"cookie"):
+        return False
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return bool(query.get("ticket") or query.get("token")) or _header(scope, b"authorization").startswith("Bearer ")
+
+
 class OriginValidator:
     """ASGI middleware: deny a WebSocket handshake whose Origin is missing or foreign."""
 
@@ -64,6 +78,6 @@ class OriginValidator:
         self.application = application
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket" and not is_allowed_origin(scope):
+        if scope["type"] == "websocket" and not (is_allowed_origin(scope) or is_credential_only_client(scope)):
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

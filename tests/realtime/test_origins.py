@@ -2,6 +2,7 @@
 
 import pytest
 
+from notifications.realtime import origins
 from notifications.realtime.origins import is_allowed_origin, normalize_origin
 
 
@@ -62,3 +63,20 @@ def test_csrf_trusted_origins_are_allowed(settings):
 def test_normalize_rejects_non_http_schemes():
     assert normalize_origin("file:///etc/passwd") is None
     assert normalize_origin("http://a.example") == "http://a.example:80"
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "passes"),
+    [
+        ([], b"ticket=abc", True),
+        ([], b"token=abc", True),
+        ([(b"authorization", b"Bearer abc")], b"", True),
+        ([], b"", False),
+        ([(b"cookie", b"sessionid=x")], b"ticket=abc", False),
+        ([(b"origin", b"http://evil.example")], b"ticket=abc", False),
+    ],
+)
+def test_only_a_credential_without_origin_or_cookie_skips_the_origin_check(headers, query, passes):
+    """No Origin is fine for a ticket or token holder sending no cookie; a cookie or any Origin is checked."""
+    scope = {"type": "websocket", "headers": [(b"host", b"testserver"), *headers], "query_string": query}
+    assert (origins.is_allowed_origin(scope) or origins.is_credential_only_client(scope)) is passes
