@@ -28,6 +28,17 @@ class Conflict(ServiceError):
     default_detail = "The request is in a state that does not allow this."
     default_code = "conflict"
 
+    def __init__(self, detail: str | None = None, index: int | None = None, current: dict | None = None):
+        super().__init__(detail, index)
+        # The state that refused the change (`status`, `progress`), so a caller can catch up from it.
+        self.current = current
+
+
+class IdempotencyKeyReused(ServiceError):
+    status_code = 422
+    default_detail = "This Idempotency-Key was already used for another request."
+    default_code = "idempotency_key_reused"
+
 
 class FrameError(ServiceError):
     """A client frame that is refused with an `error` frame; the socket stays open."""

@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from notifications.errors import ServiceError
+from notifications.errors import Conflict, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,18 @@ class PayloadTooLarge(exceptions.APIException):
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render DRF's, Django's and our own errors; return None (a 500) for anything else."""
-    exc = as_api_exception(exc)
-    response = drf_exception_handler(exc, context)
+    api_exc = as_api_exception(exc)
+    response = drf_exception_handler(api_exc, context)
     if response is not None:
-        response.data = error_body(exc)
+        response.data = {**error_body(api_exc), **error_extras(exc)}
     return response
+
+
+def error_extras(exc: Exception) -> dict:
+    """Return what an error adds to the body besides `detail` and `code`: a conflict's `current` state."""
+    if isinstance(exc, Conflict) and exc.current is not None:
+        return {"current": exc.current}
+    return {}
 
 
 def as_api_exception(exc: Exception) -> Exception:

@@ -9,8 +9,11 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
+from notifications import conf
+from notifications.api.parsers import as_validation_error
 from notifications.api.permissions import is_service
 from notifications.models import AnnouncementLevel, Event, EventKind, RequestStatus, TrackedRequest
+from notifications.protocol import jsonsafe
 
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 1000
@@ -36,7 +39,23 @@ def get_acting_user(principal, username: str | None):
     return user
 
 
-class ActingForUserSerializer(serializers.Serializer):
+class BodySerializer(serializers.Serializer):
+    """A request body: every key, string and number in it passes `jsonsafe.check` before any field sees it.
+
+    The parser already refuses unsafe JSON text; this also covers bodies that
+    arrive as Python values (the socket gateway, the AMQP ingress).
+    """
+
+    def to_internal_value(self, data):
+        if self.parent is None:
+            try:
+                jsonsafe.check(data)
+            except jsonsafe.UnsafeJSON as exc:
+                raise as_validation_error(exc) from None
+        return super().to_internal_value(data)
+
+
+class ActingForUserSerializer(BodySerializer):
     """A body with `user`, the username a service acts for; `validated_data["owner"]` is the user."""
 
     user = serializers.CharField(
@@ -62,15 +81,26 @@ class RequestCreateSerializer(ActingForUserSerializer):
     external_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class PublishStatusSerializer(serializers.Serializer):
+class PublishStatusSerializer(BodySerializer):
     request = serializers.UUIDField(help_text="The id of the request this event is about.")
     status = serializers.ChoiceField(choices=RequestStatus.choices)
     progress = serializers.IntegerField(min_value=0, max_value=100, required=False, help_text="Percent done.")
     message = serializers.CharField(max_length=MAX_MESSAGE_LENGTH, required=False, allow_blank=True, default="")
-    data = serializers.DictField(required=False, default=dict, help_text="Any JSON object, passed on to clients.")
+    data = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Any JSON object, passed on to clients; at most NOTIFY_MAX_EVENT_DATA_BYTES (16 KiB) as JSON.",
+    )
+
+    def validate_data(self, value: dict) -> dict:
+        limit = conf.max_event_data_bytes()
+        size = jsonsafe.encoded_size(value)
+        if size > limit:
+            raise serializers.ValidationError(f"Must encode to at most {limit} bytes of JSON; this is {size}.")
+        return value
 
 
-class PublishBatchSerializer(serializers.Serializer):
+class PublishBatchSerializer(BodySerializer):
     events = PublishStatusSerializer(
         many=True,
         allow_empty=False,
@@ -79,13 +109,13 @@ class PublishBatchSerializer(serializers.Serializer):
     )
 
 
-class BroadcastSerializer(serializers.Serializer):
+class BroadcastSerializer(BodySerializer):
     title = serializers.CharField(max_length=MAX_TITLE_LENGTH)
     body = serializers.CharField(max_length=MAX_BODY_LENGTH, required=False, allow_blank=True, default="")
     level = serializers.ChoiceField(choices=AnnouncementLevel.choices, default=AnnouncementLevel.INFO)
 
 
-class MarkReadSerializer(serializers.Serializer):
+class MarkReadSerializer(BodySerializer):
     up_to = serializers.UUIDField(help_text="The id of the newest event to mark read.")
 
 

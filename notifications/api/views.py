@@ -8,13 +8,13 @@ cookie (plus the CSRF token on writes).
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notifications.api import serializers
 from notifications.api.idempotency import Answer, respond_once
 from notifications.api.pagination import NotificationPagination
+from notifications.api.parsers import SafeJSONParser
 from notifications.api.permissions import CanBroadcast, CanPublish, IsSignedInUser, IsStaffUser, is_service
 from notifications.api.schema import IDEMPOTENCY_KEY_PARAMETER, REQUEST_ID_PARAMETER
 from notifications.errors import ServiceError
@@ -34,9 +34,9 @@ def get_visible_requests(principal) -> QuerySet[TrackedRequest]:
 
 
 class ApiView(generics.GenericAPIView):
-    """The base of every endpoint: JSON bodies only (Django bounds their size, see api/errors.py)."""
+    """The base of every endpoint: safe JSON bodies only (Django bounds their size, see api/errors.py)."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def is_schema_generation(self) -> bool:
         return getattr(self, "swagger_fake_view", False)
@@ -151,9 +151,9 @@ class EventBatchPublishView(ApiView):
         try:
             events = actions.do_publish_statuses([_status_change(fields) for fields in body.validated_data["events"]])
         except ServiceError as exc:
-            if exc.index is None:
-                raise
-            raise type(exc)(f"events[{exc.index}].request: {exc.detail}") from None
+            if exc.index is not None:
+                exc.detail = f"events[{exc.index}].request: {exc.detail}"
+            raise
         answer = serializers.StoredEventBatchSerializer({"events": events}).data
         return status.HTTP_202_ACCEPTED, answer
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from notifications.errors import Conflict, NotFound
 from notifications.models import (
+    TERMINAL_STATUSES,
     AnnouncementLevel,
     Event,
     EventKind,
@@ -82,8 +83,8 @@ def do_publish_status(
 def do_publish_statuses(changes: list[StatusChange]) -> list[Event]:
     """Record status changes in the order given, all or none, and publish each to its request's owner.
 
-    Raises NotFound for an unknown request and Conflict for a change to a
-    request that is terminal by then; the error's `index` names the change.
+    Raises NotFound for an unknown request and Conflict for a move the
+    request's state by then forbids (`check_move`); the error's `index` names the change.
     """
     with transaction.atomic():
         requests = _lock_requests({_request_key(change.request_id) for change in changes})
@@ -93,8 +94,7 @@ def do_publish_statuses(changes: list[StatusChange]) -> list[Event]:
             tracked = requests.get(_request_key(change.request_id))
             if tracked is None:
                 raise NotFound("No request with this id.", index=index)
-            if tracked.is_terminal:
-                raise Conflict(f"The request is already {tracked.status}; it takes no further events.", index=index)
+            check_move(tracked, change, index)
             _apply(tracked, change, now)
             new_events.append(_status_event(tracked, message=change.message, data=change.data))
         # `updated_at` as `_apply` set it: the time the events carry.
@@ -116,6 +116,25 @@ def _lock_requests(request_ids: set[str | None]) -> dict[str, TrackedRequest]:
     """Lock the requests until commit, in id order (so concurrent publishers cannot deadlock)."""
     locked = TrackedRequest.objects.select_for_update().filter(pk__in=request_ids - {None}).order_by("pk")
     return {str(tracked.pk): tracked for tracked in locked}
+
+
+# Where each status may move: forward only, and the terminal states nowhere.
+ALLOWED_MOVES = {
+    RequestStatus.QUEUED: {RequestStatus.PROCESSING, *TERMINAL_STATUSES},
+    RequestStatus.PROCESSING: {RequestStatus.PROCESSING, *TERMINAL_STATUSES},
+}
+
+
+def check_move(tracked: TrackedRequest, change: StatusChange, index: int | None = None) -> None:
+    """Raise Conflict, naming the current status and progress, unless the change moves the request forward."""
+    current = {"status": tracked.status, "progress": tracked.progress}
+    state = f"The request is {tracked.status} (progress {tracked.progress})"
+    if tracked.is_terminal:
+        raise Conflict(f"{state.replace(' is ', ' is already ', 1)}; it is final.", index=index, current=current)
+    if change.status not in ALLOWED_MOVES.get(tracked.status, set()):
+        raise Conflict(f"{state}; it cannot move to {change.status}.", index=index, current=current)
+    if change.progress is not None and change.progress < tracked.progress:
+        raise Conflict(f"{state}; progress never decreases (got {change.progress}).", index=index, current=current)
 
 
 def _apply(tracked: TrackedRequest, change: StatusChange, now) -> None:

@@ -150,3 +150,46 @@ def test_actions_publish_is_what_the_api_calls(publisher, alice_request, monkeyp
     monkeypatch.setattr(actions, "do_publish_statuses", spy)
     publish(publisher, alice_request, progress=10)
     assert calls == [[actions.StatusChange(alice_request.id, "processing", 10, "", {})]]
+
+
+def test_backward_move_is_409_naming_the_current_state(publisher, alice_request):
+    """`processing 80` then `processing 20` answers 409 with the current status and progress; nothing stored."""
+    assert publish(publisher, alice_request, progress=80).status_code == 202
+    response = publish(publisher, alice_request, progress=20)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "conflict"
+    assert body["current"] == {"status": "processing", "progress": 80}
+    assert "processing (progress 80)" in body["detail"]
+    assert alice_request.events.count() == 2
+    alice_request.refresh_from_db()
+    assert (alice_request.status, alice_request.progress) == ("processing", 80)
+
+
+@pytest.mark.parametrize(("first", "then"), [("processing", "queued"), ("queued", "queued")])
+def test_moves_that_are_not_forward_are_409(publisher, alice_request, first, then):
+    """`processing` then `queued`, and `queued` again, answer 409 and store nothing."""
+    if first != "queued":
+        assert publish(publisher, alice_request, status=first).status_code == 202
+    before = alice_request.events.count()
+    response = publish(publisher, alice_request, status=then)
+    assert response.status_code == 409
+    assert response.json()["current"]["status"] == first
+    assert alice_request.events.count() == before
+
+
+def test_data_over_the_size_bound_is_400_naming_data(publisher, alice_request, settings):
+    """`data` larger than NOTIFY_MAX_EVENT_DATA_BYTES as JSON answers 400 naming `data`; at the bound it is taken."""
+    settings.NOTIFY_MAX_EVENT_DATA_BYTES = 100
+    at_bound = {"k": "x" * (100 - len('{"k":""}'))}
+    assert publish(publisher, alice_request, data=at_bound).status_code == 202
+    response = publish(publisher, alice_request, data={"k": "x" * 200})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("data: Must encode to at most 100 bytes")
+    assert alice_request.events.count() == 2
+
+
+def test_data_size_bound_defaults_to_16_kib(publisher, alice_request):
+    """Without the setting, 16 KiB of `data` is taken and more is refused."""
+    assert publish(publisher, alice_request, data={"k": "x" * (16 * 1024 - 8)}).status_code == 202
+    assert publish(publisher, alice_request, data={"k": "x" * 16 * 1024}).status_code == 400

@@ -121,3 +121,16 @@ def test_batch_honours_idempotency_key(publisher, alice_request):
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert alice_request.events.count() == 2
+
+
+def test_backward_move_in_a_batch_is_409_naming_the_item(publisher, alice_request, bob_request):
+    """A move back in item 2 (against the state item 0 left) refuses the batch: 409 naming `events[2]`."""
+    before = Event.objects.count()
+    response = publish_batch(
+        publisher, item(alice_request, progress=60), item(bob_request), item(alice_request, progress=30)
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["detail"].startswith("events[2].request: The request is processing (progress 60)")
+    assert body["current"] == {"status": "processing", "progress": 60}
+    assert Event.objects.count() == before

@@ -121,9 +121,10 @@ def test_concurrent_batches_over_shared_streams_neither_deadlock_nor_leave_gaps(
         try:
             for step in range(rounds):
                 if len(order) == 1:
-                    actions.do_publish_status(order[0].id, "processing", step)
+                    actions.do_publish_status(order[0].id, "processing", message=f"step {step}")
                 else:
-                    changes = [actions.StatusChange(tracked.id, "processing", step) for tracked in order]
+                    # No progress: the plans race, and progress never moves back.
+                    changes = [actions.StatusChange(tracked.id, "processing", message=f"{step}") for tracked in order]
                     actions.do_publish_statuses(changes)
         except Exception as exc:  # reported by the assertion below
             errors.append(exc)
