@@ -1,20 +1,31 @@
-"""Hypothesis-generated client frames: the parser refuses with FrameError only, and sockets survive them all."""
+"""Hypothesis-generated client frames: the parser refuses with FrameError only, and sockets survive them all.
+
+The last test sends them to a real daphne instance: text with lone
+surrogates (as JSON escapes: valid UTF-8 that no JSON string can hold), NUL,
+huge and non-finite numbers, deep nesting and random types in every field.
+"""
 
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from websockets.sync.client import connect
 
 from notifications.errors import FrameError
 from notifications.protocol.frames import parse_client_frame
+from tests.integration.harness import Deployment, ws_url_of
+from tests.integration.robust_service import start
 from tests.sockets import make_user, receive_until, signed_in_socket
 
 KNOWN_TYPES = ("resume", "ack", "ping")
 ANSWERS = {"error", "pong", "replayed", "reset"}
 
+# Every code point, lone surrogates too (json.dumps writes them as \\udxxx escapes).
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | any_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
@@ -33,6 +44,15 @@ frame_texts = st.one_of(
     json_values.map(json.dumps),
     frame_objects.map(json.dumps),
     frame_objects.map(lambda frame: json.dumps(frame)[:-1]),  # cut short
+)
+huge_numbers = st.sampled_from(["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "9" * 5000, "1" + "0" * 400])
+nested = st.integers(min_value=30, max_value=3000).map(lambda depth: "[" * depth + "]" * depth)
+hostile_texts = st.one_of(
+    frame_texts,
+    st.tuples(st.sampled_from(["ts", "ref", "type", "cursor", "id"]), huge_numbers | nested).map(
+        lambda field: f'{{"type": "ping", "{field[0]}": {field[1]}}}'
+    ),
+    st.sampled_from(["ts", "ref", "type", "cursor", "id"]).map(lambda name: f'{{"type": "ping", "{name}": "\\ud800"}}'),
 )
 
 
@@ -76,3 +96,69 @@ async def test_every_fuzzed_frame_gets_one_answer_and_the_socket_stays_open(fuzz
     assert answer["type"] in ANSWERS, answer
     await fuzzed_socket.send_json_to({"type": "ping", "ts": 1})
     assert (await fuzzed_socket.receive_json_from(timeout=5))["type"] == "pong", "the socket did not survive"
+
+
+# Frames each socket of the real-daphne fuzz takes before a fresh one: under the default burst of 40.
+FRAMES_PER_SOCKET = 15
+
+
+@pytest.fixture(scope="module")
+def fuzzed_instance(tmp_path_factory, amqp_url, static_files):
+    """A real daphne instance on the broker and a signed-in cookie, for the fuzz on real sockets."""
+    deployment = Deployment(tmp_path_factory.mktemp("frame-fuzz"), amqp_url=amqp_url)
+    try:
+        service = start(deployment, ["fuzz"])
+        yield service, service.session("fuzz").cookie_header()
+    finally:
+        deployment.close()
+
+
+class RealSocket:
+    """A signed-in socket on the instance, replaced by a fresh one every FRAMES_PER_SOCKET frames."""
+
+    def __init__(self, instance, cookie: str):
+        self.instance, self.cookie = instance, cookie
+        self.ws, self.sent, self.opened = None, 0, 0
+
+    def get(self):
+        if self.ws is None or self.sent >= FRAMES_PER_SOCKET:
+            if self.ws is not None:
+                self.ws.close()
+            self.ws = connect(
+                ws_url_of(self.instance), origin=self.instance.origin, additional_headers={"Cookie": self.cookie}
+            )
+            self.sent, self.opened = 0, self.opened + 1
+            assert json.loads(self.ws.recv(timeout=5))["type"] == "welcome", "a fresh client was not served"
+        self.sent += 2
+        return self.ws
+
+
+@pytest.fixture(scope="module")
+def real_socket(fuzzed_instance):
+    service, cookie = fuzzed_instance
+    socket = RealSocket(service.a, cookie)
+    yield socket
+    if socket.ws is not None:
+        socket.ws.close()
+
+
+def answer_to(ws, text: str) -> dict:
+    ws.send(text)
+    return json.loads(ws.recv(timeout=5))
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(text=hostile_texts)
+@example(text='{"type": "ping", "ts": "\\ud800"}')
+@example(text='{"type": "\\udfff", "ref": "\\ud800"}')
+@example(text='{"type": "ping", "ts": ' + "[" * 1000 + "]" * 1000 + "}")
+def test_real_daphne_answers_every_fuzzed_frame_and_never_closes(real_socket, text):
+    """On real daphne any frame under the size limit gets one valid answer (bad ones an `error`), never a close."""
+    started = time.monotonic()
+    ws = real_socket.get()
+    answer = answer_to(ws, text)
+    assert answer["type"] in ANSWERS, answer
+    if answer["type"] == "pong":
+        json.dumps(answer, allow_nan=False).encode("utf-8")  # strict JSON, encodable
+    assert answer_to(ws, '{"type": "ping", "ts": 1}') == {"type": "pong", "ts": 1}, "the socket did not survive"
+    assert time.monotonic() - started < 10
