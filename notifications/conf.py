@@ -150,8 +150,3 @@ def outbox_max_attempts() -> int:
 def max_event_data_bytes() -> int:
     """The largest `data` object a status event may carry, as compact UTF-8 JSON."""
     return _get("NOTIFY_MAX_EVENT_DATA_BYTES", 16 * 1024)
-
-
-def max_event_data_bytes() -> int:
-    """The largest `data` object a status event may carry, as compact UTF-8 JSON."""
-    return _get("NOTIFY_MAX_EVENT_DATA_BYTES", 16 * 1024)
