@@ -1,10 +1,12 @@
 """`Idempotency-Key`: a retry answers the first answer and acts once."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
@@ -141,3 +143,130 @@ def test_concurrent_retries_store_one_request(make_service, make_user, token_cli
     assert answers[0][:2] == answers[1][:2]
     assert sorted(replayed for *_, replayed in answers) == [False, True]
     assert TrackedRequest.objects.count() == 1
+
+
+def test_same_key_with_another_body_is_422_and_changes_nothing(publisher, alice_request):
+    """`failed` after `processing` under one key is not a retry: 422, no event, the request unchanged."""
+    assert publish(publisher, alice_request, "job-7").status_code == 202
+    response = publish(publisher, alice_request, "job-7", status="failed")
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert "another body" in response.json()["detail"]
+    assert alice_request.events.count() == 2
+    alice_request.refresh_from_db()
+    assert alice_request.status == "processing"
+    assert IdempotencyRecord.objects.get().status_code == 202
+
+
+def test_body_compared_as_parsed_json_not_as_text(publisher, alice_request):
+    """Whitespace and key order do not make another body: the retry replays."""
+    url = reverse("api:event-publish")
+    first = f'{{"request": "{alice_request.id}", "status": "processing", "data": {{"a": 1, "b": 2}}}}'
+    again = f'{{ "data":{{"b":2,"a":1}},"status":"processing","request":"{alice_request.id}" }}'
+    for text in (first, again):
+        response = publisher.post(url, text, content_type="application/json", HTTP_IDEMPOTENCY_KEY="ws")
+        assert response.status_code == 202
+    assert response["Idempotent-Replayed"] == "true"
+    assert alice_request.events.count() == 2
+
+
+def test_same_key_on_another_endpoint_is_422(publisher, alice_request):
+    """A key used on events/ answers 422 on events/batch/ and on requests/; nothing is created."""
+    assert publish(publisher, alice_request, "shared").status_code == 202
+    batch = {"events": [{"request": str(alice_request.id), "status": "processing"}]}
+    on_batch = publisher.post(reverse("api:event-publish-batch"), batch, format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    create = {"title": "Other", "user": "alice"}
+    on_requests = publisher.post(reverse("api:request-list"), create, format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    for response in (on_batch, on_requests):
+        assert response.status_code == 422
+        assert "/api/v1/events/" in response.json()["detail"]
+    assert alice_request.events.count() == 2
+    assert TrackedRequest.objects.count() == 1
+
+
+def age_record(hours: float) -> None:
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=hours))
+
+
+def test_key_is_honoured_for_at_least_a_day(publisher, alice_request):
+    """A day and more later (within NOTIFY_IDEMPOTENCY_DAYS, 2 by default) the retry still replays."""
+    publish(publisher, alice_request, "old")
+    age_record(47)
+    retry = publish(publisher, alice_request, "old")
+    assert retry["Idempotent-Replayed"] == "true"
+    assert publish(publisher, alice_request, "old", status="failed").status_code == 422
+    assert alice_request.events.count() == 2
+
+
+def test_expired_key_is_ignored_and_replaced(publisher, alice_request, settings):
+    """Past NOTIFY_IDEMPOTENCY_DAYS a key's record no longer answers: the call acts and takes the key anew."""
+    settings.NOTIFY_IDEMPOTENCY_DAYS = 1
+    publish(publisher, alice_request, "old")
+    age_record(25)
+    fresh = publish(publisher, alice_request, "old", status="failed")
+    assert fresh.status_code == 202
+    assert not fresh.has_header("Idempotent-Replayed")
+    record = IdempotencyRecord.objects.get()
+    assert record.body["request"]["status"] == "failed"
+    assert publish(publisher, alice_request, "old", status="failed")["Idempotent-Replayed"] == "true"
+    assert alice_request.events.count() == 3
+
+
+def concurrently(*calls):
+    """Run each call in its own thread (own database connection), released together; return their answers."""
+    start = threading.Barrier(len(calls))
+    answers = [None] * len(calls)
+
+    def run(index, call):
+        start.wait()
+        try:
+            answers[index] = call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+@pytest.fixture
+def race_setup(make_service, make_user):
+    """Alice's queued request and a publishing token, committed (for tests with transaction=True)."""
+    from notifications.store import actions
+
+    tracked, _ = actions.do_create_request(make_user("alice"), "Race")
+    return tracked, make_service("racer", publish=True)[1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status", ["processing", "succeeded"])
+def test_concurrent_publishes_with_one_key_store_one_event(race_setup, token_client, status):
+    """Two simultaneous identical publishes, on two connections: one event, both answered 202 with it.
+
+    `succeeded` also covers the loser's action finding the request already finished by the winner.
+    """
+    tracked, token = race_setup
+    answers = concurrently(*[lambda: publish(token_client(token), tracked, "same", status)] * 2)
+    assert [answer.status_code for answer in answers] == [202, 202]
+    assert answers[0].json() == answers[1].json()
+    assert sorted(answer.has_header("Idempotent-Replayed") for answer in answers) == [False, True]
+    assert tracked.events.count() == 2
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_publishes_with_one_key_and_two_bodies(race_setup, token_client):
+    """Two simultaneous publishes of different bodies under one key: one is stored, the other answers 422."""
+    tracked, token = race_setup
+    answers = concurrently(
+        lambda: publish(token_client(token), tracked, "same", "processing"),
+        lambda: publish(token_client(token), tracked, "same", "failed"),
+    )
+    assert sorted(answer.status_code for answer in answers) == [202, 422]
+    assert tracked.events.count() == 2
+    [stored] = [answer.json() for answer in answers if answer.status_code == 202]
+    tracked.refresh_from_db()
+    assert tracked.status == stored["request"]["status"]
