@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/run and scripts/test; sourced, never executed.
 # Expects the caller to have cd'ed to the project root and set -euo pipefail.
 
@@ -73,4 +74,9 @@ apt_install() {
     log "Installing Debian packages: $*"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# The shell linter, for scripts/ (.ci/run, and scripts/test before a full run).
+ensure_shellcheck() {
+    command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
 }
