@@ -171,6 +171,23 @@ class NotificationSerializer(StoredEventSerializer):
         return {**super().to_representation(event), "read": event.position <= self.context["read_position"]}
 
 
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer (see api/errors.py)."""
+
+    detail = serializers.CharField(help_text="What went wrong; for a bad body it starts with the field: `data.k: ...`.")
+    code = serializers.CharField(help_text="Machine-readable: `invalid`, `parse_error`, `not_found`, `conflict`, ...")
+    errors = serializers.DictField(required=False, help_text="For 400 on a bad body: {field: [messages]}.")
+
+
+class CurrentStateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RequestStatus.choices)
+    progress = serializers.IntegerField()
+
+
+class ConflictSerializer(ErrorSerializer):
+    current = CurrentStateSerializer(help_text="The request's state, which refused the move.")
+
+
 class PresenceConnectionSerializer(serializers.Serializer):
     connection_id = serializers.CharField()
     instance = serializers.CharField()

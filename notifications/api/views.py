@@ -16,7 +16,14 @@ from notifications.api.idempotency import Answer, respond_once
 from notifications.api.pagination import NotificationPagination
 from notifications.api.parsers import SafeJSONParser
 from notifications.api.permissions import CanBroadcast, CanPublish, IsSignedInUser, IsStaffUser, is_service
-from notifications.api.schema import IDEMPOTENCY_KEY_PARAMETER, REQUEST_ID_PARAMETER
+from notifications.api.schema import (
+    BAD_BODY,
+    FORBIDDEN_MOVE,
+    IDEMPOTENCY_KEY_PARAMETER,
+    KEY_REUSED,
+    NOT_FOUND,
+    REQUEST_ID_PARAMETER,
+)
 from notifications.errors import ServiceError
 from notifications.models import Event, TrackedRequest
 from notifications.store import actions, streams, tickets
@@ -68,7 +75,7 @@ class RequestListCreateView(generics.ListAPIView, VisibleRequestsView):
 
     @extend_schema(
         request=serializers.RequestCreateSerializer,
-        responses={201: serializers.RequestSerializer},
+        responses={201: serializers.RequestSerializer, 400: BAD_BODY, 422: KEY_REUSED},
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
     )
     def post(self, request: Request) -> Response:
@@ -106,6 +113,9 @@ class RequestEventsView(generics.ListAPIView, VisibleRequestsView):
         return tracked.events.order_by("position")
 
 
+PUBLISH_ERRORS = {400: BAD_BODY, 404: NOT_FOUND, 409: FORBIDDEN_MOVE, 422: KEY_REUSED}
+
+
 def _status_change(fields: dict) -> actions.StatusChange:
     """Return the change a validated `PublishStatusSerializer` body asks for."""
     return actions.StatusChange(
@@ -119,7 +129,9 @@ class EventPublishView(ApiView):
     permission_classes = [CanPublish]
     serializer_class = serializers.PublishStatusSerializer
 
-    @extend_schema(responses={202: serializers.StoredEventSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @extend_schema(
+        responses={202: serializers.StoredEventSerializer, **PUBLISH_ERRORS}, parameters=[IDEMPOTENCY_KEY_PARAMETER]
+    )
     def post(self, request: Request) -> Response:
         return respond_once(request, self.perform_publish)
 
@@ -141,7 +153,10 @@ class EventBatchPublishView(ApiView):
     permission_classes = [CanPublish]
     serializer_class = serializers.PublishBatchSerializer
 
-    @extend_schema(responses={202: serializers.StoredEventBatchSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @extend_schema(
+        responses={202: serializers.StoredEventBatchSerializer, **PUBLISH_ERRORS},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
     def post(self, request: Request) -> Response:
         return respond_once(request, self.perform_publish)
 
@@ -164,7 +179,10 @@ class BroadcastView(ApiView):
     permission_classes = [IsStaffUser | CanBroadcast]
     serializer_class = serializers.BroadcastSerializer
 
-    @extend_schema(responses={202: serializers.StoredEventSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @extend_schema(
+        responses={202: serializers.StoredEventSerializer, 400: BAD_BODY, 422: KEY_REUSED},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
     def post(self, request: Request) -> Response:
         return respond_once(request, self.perform_broadcast)
 
@@ -203,7 +221,7 @@ class MarkReadView(ApiView):
     permission_classes = [IsSignedInUser]
     serializer_class = serializers.MarkReadSerializer
 
-    @extend_schema(responses={200: serializers.ReadResultSerializer})
+    @extend_schema(responses={200: serializers.ReadResultSerializer, 400: BAD_BODY, 404: NOT_FOUND})
     def post(self, request: Request) -> Response:
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -223,7 +241,7 @@ class TicketView(ApiView):
     permission_classes = [IsSignedInUser | CanPublish]
     serializer_class = serializers.TicketRequestSerializer
 
-    @extend_schema(responses={201: serializers.TicketSerializer})
+    @extend_schema(responses={201: serializers.TicketSerializer, 400: BAD_BODY})
     def post(self, request: Request) -> Response:
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
