@@ -1,34 +1,79 @@
 """/metrics: Prometheus text, guarded by a token or by the caller's address; what the counters count."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
 from django.urls import reverse
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 from notifications.ops import metrics
+from notifications.realtime import fanout as fanout_module
+from notifications.store import publishing
+from tests import poison
+from tests.sockets import live_socket, make_user, open_socket, publish, receive_until
 
 
 def scrape(client, **extra):
     return client.get(reverse("metrics"), **extra)
 
 
-def test_loopback_reads_the_metrics_without_a_token(client, settings):
-    """With no token configured, a loopback caller gets every metric family."""
-    settings.NOTIFY_METRICS_TOKEN = ""
+def scraped(client) -> dict[tuple[str, tuple], float]:
+    """Return every sample of a real /metrics answer, by name and labels."""
     response = scrape(client, REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
-    body = response.content.decode()
-    for name in (
-        "notify_open_connections",
-        "notify_events_stored_total",
-        "notify_events_fanned_out_total",
-        "notify_events_resent_total",
-        "notify_delivery_lag_seconds_bucket",
-        "notify_frames_refused_total",
-        "notify_channel_layer_reconnects_total",
-    ):
-        assert name in body, name
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def moved(before: dict, after: dict, name: str, **labels) -> float:
+    key = (name, tuple(sorted(labels.items())))
+    assert key in after, f"{name}{labels or ''} is not in /metrics"
+    return after[key] - before.get(key, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_each_metric_moves_when_its_thing_happens(hub, monkeypatch, settings):
+    """Scraped from /metrics: sockets, stored, fanned-out, re-sent and failed events, lag and refusals each move."""
+    settings.NOTIFY_METRICS_TOKEN = ""
+    client = Client()
+    before = await database_sync_to_async(scraped)(client)
+    user = await make_user("ada")
+    communicator = await live_socket(user)
+    refused, _, _ = await open_socket(cookie=None)
+    assert (await refused.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+    await publish(user)
+    await receive_until(communicator, "event")
+    await receive_until(communicator, "event")
+    await communicator.send_to(text_data="{broken")
+    await receive_until(communicator, "error")
+
+    monkeypatch.setattr(publishing, "_sink", None)  # stored elsewhere: only the sweep sends these
+    _, pending = await publish(user, title="From a worker")
+    _, bad = await publish(user, title="Poison")
+    await database_sync_to_async(poison.force_payload)(bad.position, await database_sync_to_async(poison.poison_text)())
+    monkeypatch.setattr(fanout_module, "OUTBOX_GRACE", timedelta(0))
+    await hub.sweep_outbox()
+    after = await database_sync_to_async(scraped)(client)
+
+    assert after[("notify_open_connections", ())] == 1
+    assert moved(before, after, "notify_sockets_opened_total") == 1
+    assert moved(before, after, "notify_sockets_refused_total") == 1
+    assert moved(before, after, "notify_events_stored_total", kind="request.status") == 2
+    assert moved(before, after, "notify_events_fanned_out_total") == 2
+    assert moved(before, after, "notify_events_resent_total") == 3  # both of the second request, one of the third
+    assert moved(before, after, "notify_events_failed_total") == 1
+    assert moved(before, after, "notify_delivery_lag_seconds_count") >= 2
+    assert moved(before, after, "notify_frames_refused_total", code="bad_request") == 1
+    assert moved(before, after, "notify_channel_layer_reconnects_total") == 0
+    assert after[("notify_channel_layer_healthy", ())] == 1
+    await communicator.disconnect()
 
 
 @pytest.mark.parametrize("address, status", [("10.1.2.3", 200), ("::1", 200), ("93.184.216.34", 403), ("8.8.8.8", 403)])

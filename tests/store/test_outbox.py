@@ -5,22 +5,16 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from notifications.models import Event
 from notifications.store import actions, outbox
+from tests import poison
 
 pytestmark = pytest.mark.django_db
 
 NOW = timedelta(0)
-# Valid JSON text that no encoder can send: a lone surrogate (SQLite's JSON
-# column keeps the escape; PostgreSQL's jsonb refuses it), and an integer too
-# long for Python to read back (jsonb keeps it). Both bypass the API's checks.
-UNENCODABLE = {"sqlite": '{"kind": "request.status", "title": "\\ud800"}'}
-UNLOADABLE_NUMBER = '{"kind": "request.status", "progress": 1e5000}'
-TOO_DEEP = '{"kind": "request.status", "data": ' + "[" * 1500 + "]" * 1500 + "}"
 
 
 def failed_count() -> float:
@@ -28,13 +22,7 @@ def failed_count() -> float:
 
 
 def force_payload(event: Event, text: str) -> None:
-    """Write a payload straight into the row, past every check, as a broken writer or a bad migration would."""
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE notifications_event SET payload = %s WHERE position = %s", [text, event.position])
-
-
-def poison_text() -> str:
-    return UNENCODABLE.get(connection.vendor, UNLOADABLE_NUMBER)
+    poison.force_payload(event.position, text)
 
 
 @pytest.fixture
@@ -52,24 +40,24 @@ def sweep_once() -> list[Event]:
 
 def test_a_poison_event_is_given_up_on_and_the_others_are_still_sent(events, caplog):
     """A payload no encoder takes is marked failed at once, counted, logged once by id; its neighbours go on."""
-    good_first, poison, good_last = events
-    force_payload(poison, poison_text())
+    good_first, bad, good_last = events
+    force_payload(bad, poison.poison_text())
     before = failed_count()
     with caplog.at_level(logging.ERROR, logger="notifications.store.outbox"):
         sendable = sweep_once()
     assert [event.position for event in sendable] == [good_first.position, good_last.position]
-    stored = Event.objects.defer("payload").get(pk=poison.pk)
+    stored = Event.objects.defer("payload").get(pk=bad.pk)
     assert stored.delivery_state == "failed"
     assert stored.fanout_failed_at is not None and "cannot be" in stored.fanout_error
     assert failed_count() == before + 1
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert str(poison.id) in record.getMessage()
+    assert str(bad.id) in record.getMessage()
     assert "\ud800" not in record.getMessage() and "1e5000" not in record.getMessage()
 
 
 def test_a_payload_that_cannot_even_be_loaded_does_not_fail_the_whole_claim(events):
     """Nesting deeper than Python reads back fails that row alone; the rest of the batch is claimed."""
-    force_payload(events[0], TOO_DEEP)
+    force_payload(events[0], poison.TOO_DEEP)
     claimed = outbox.claim_pending(NOW)
     assert [event.position for event in claimed] == [event.position for event in events[1:]]
     error = Event.objects.filter(pk=events[0].pk).values_list("fanout_error", flat=True).get()
@@ -78,7 +66,7 @@ def test_a_payload_that_cannot_even_be_loaded_does_not_fail_the_whole_claim(even
 
 def test_an_event_given_up_on_is_not_claimed_again(events):
     """Once failed, a sweep never picks the event up again, and it no longer counts as pending."""
-    force_payload(events[1], poison_text())
+    force_payload(events[1], poison.poison_text())
     sweep_once()
     Event.objects.update(fanout_claimed_until=None)  # every lease over
     assert events[1].position not in [event.position for event in outbox.claim_pending(NOW)]
@@ -120,7 +108,7 @@ def test_an_event_already_fanned_out_is_never_marked_failed(events):
 
 def test_the_admin_lists_an_event_given_up_on_under_failed_with_its_error(events, admin_client):
     """An operator filters events by `failed` and sees the poison one with why, even when its payload won't load."""
-    force_payload(events[1], TOO_DEEP)
+    force_payload(events[1], poison.TOO_DEEP)
     outbox.claim_pending(NOW)
     url = reverse("admin:notifications_event_changelist")
     response = admin_client.get(url + "?delivery=failed")
