@@ -1,6 +1,6 @@
 """What the browser tests do on the pages and through the REST API, named for the tests' sentences."""
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.integration.conftest import Service
 from tests.integration.harness import DaphneInstance, TokenClient
@@ -48,3 +48,28 @@ def record_events(page: Page) -> None:
 
 def seen_ids(page: Page) -> list[str]:
     return page.evaluate("window.seenIds || []")
+
+
+RECORD_DISPATCHED_IDS = "window.notifyDispatchedIds = [];"
+NO_SHARED_WORKER = "delete window.SharedWorker;"
+
+
+def record_dispatched_ids(context: BrowserContext) -> None:
+    """Make every page of `context` keep, from its first script on, the id of each event its client dispatches."""
+    context.add_init_script(RECORD_DISPATCHED_IDS)
+
+
+def dispatched_ids(page: Page) -> list[str]:
+    return page.evaluate("window.notifyDispatchedIds")
+
+
+def sharing(page: Page) -> str | None:
+    """Return how the page reaches the browser's connection: shared-worker, leader, follower or own."""
+    return page.evaluate("window.notify.client.sharing")
+
+
+def request_event_ids(publisher: TokenClient, request_id: str) -> list[str]:
+    """Return the ids of a request's events as stored, oldest first."""
+    answer = publisher.get(f"/api/v1/requests/{request_id}/events/")
+    assert answer.status_code == 200, answer.text
+    return [event["id"] for event in answer.json()["results"]]
