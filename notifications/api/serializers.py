@@ -5,6 +5,8 @@ same object sockets receive, less the per-connection cursor); their declared
 fields only document that object in the schema.
 """
 
+import logging
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -14,6 +16,8 @@ from notifications.api.parsers import as_validation_error
 from notifications.api.permissions import is_service
 from notifications.models import AnnouncementLevel, Event, EventKind, RequestStatus, TrackedRequest
 from notifications.protocol import jsonsafe
+
+logger = logging.getLogger(__name__)
 
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 1000
@@ -155,6 +159,12 @@ class StoredEventSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=AnnouncementLevel.choices, required=False, help_text="For announcements.")
 
     def to_representation(self, event: Event) -> dict:
+        try:
+            jsonsafe.check(event.payload)
+        except jsonsafe.UnsafeJSON as exc:
+            # Stored before bodies were checked: answer it repaired rather than fail the whole page.
+            logger.warning("event %s has an unsafe payload (%s); answered repaired", event.id, exc)
+            return jsonsafe.repaired(event.payload)
         return dict(event.payload)
 
 

@@ -90,3 +90,29 @@ def check_string(text: str, path: str = "") -> None:
 def encoded_size(value: Any) -> int:
     """Return the size in bytes of a checked value as compact UTF-8 JSON."""
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def repaired(value: Any, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Return a copy of a stored value that `check` accepts: for rows stored before the edge refused poison.
+
+    Lone surrogates and NUL become U+FFFD, non-finite numbers and whatever is
+    nested too deeply or is no JSON value become null, keys become strings.
+    """
+    if isinstance(value, str):
+        return _repaired_string(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict | list | tuple) and max_depth <= 0:
+        return None
+    if isinstance(value, dict):
+        return {_repaired_string(str(key)): repaired(item, max_depth=max_depth - 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [repaired(item, max_depth=max_depth - 1) for item in value]
+    return None
+
+
+def _repaired_string(text: str) -> str:
+    text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -1,8 +1,10 @@
 """`/api/v1/notifications/`: a user's stream, its read marks and unread count."""
 
+import json
 import uuid
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from notifications.models import Event, RequestStatus
@@ -96,3 +98,20 @@ def test_stream_is_paginated(signed_in, alice, alice_stream):
     assert [len(first["results"]), len(second["results"])] == [2, 1]
     assert first["unread"] == second["unread"] == 3
     assert second["next"] is None
+
+
+@pytest.mark.django_db
+def test_an_event_stored_with_poison_before_the_edge_checked_is_answered_repaired(signed_in, alice, alice_request):
+    """A payload with lone surrogates and NUL (as SQLite kept them) is answered repaired, as valid JSON, not a 500."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL never stored such payloads: jsonb refuses them")
+    event = alice_request.events.get()
+    poisoned = {**event.payload, "message": "a\ud800b\x00", "data": {"k": ["\udfff"]}}
+    Event.objects.filter(pk=event.pk).update(payload=poisoned)
+    client = signed_in(alice)
+    for name, args in (("api:notification-list", []), ("api:request-events", [alice_request.id])):
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 200
+        [answered] = json.loads(response.content.decode("utf-8"))["results"]
+        assert answered["message"] == "a\ufffdb\ufffd"
+        assert answered["data"] == {"k": ["\ufffd"]}
