@@ -159,18 +159,22 @@ class OrderedDelivery:
             self.position = self.position.after_own(seq)
         return None if encoded is None else frames.event(encoded, self.position)
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> int:
+        """Send the pending frames; return how many went (a poison one is skipped)."""
         pending, self._pending_frames = self._pending_frames, []
+        skipped = 0
         for text, cursor, created_at, replayed in pending:
             try:
                 await self._transport.send_event(text, cursor)
             except (ValueError, TypeError) as exc:  # UnicodeEncodeError: a lone surrogate stored before checks
                 self._skip_poison(cursor, exc)
+                skipped += 1
                 continue
             if replayed:
                 metrics.observe_replay_lag(created_at)
             else:
                 metrics.observe_delivery_lag(created_at)
+        return len(pending) - skipped
 
     def _skip_poison(self, cursor: Cursor, error: Exception) -> None:
         metrics.EVENTS_SKIPPED.inc()
@@ -219,9 +223,8 @@ class OrderedDelivery:
                     frame = self._advance(stored.user_id is None, stored.seq, self._encoded(stored))
                     if frame is not None:
                         self._pending_frames.append((frame, self.position, stored.created_at.timestamp(), replaying))
-                        count += 1
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
-            await self._flush()
+            count += await self._flush()
             if not replay.truncated:
                 return count
             replay = None

@@ -11,6 +11,9 @@ from collections.abc import Callable, Coroutine
 
 logger = logging.getLogger(__name__)
 
+CANCEL_ROUNDS = 5
+CANCEL_WAIT_SECS = 1.0
+
 
 class TaskSet:
     """The running background tasks of one owner (the hub, a session)."""
@@ -42,9 +45,18 @@ class TaskSet:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def cancel_all(self) -> None:
-        """Cancel every task of the set and wait for them to end."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def cancel_all(self, rounds: int = CANCEL_ROUNDS) -> None:
+        """Cancel every task of the set and wait for them to end.
+
+        A task that swallowed its cancellation (a library catching
+        CancelledError) is cancelled again, up to `rounds` times, a second apart.
+        """
+        pending = set(self._tasks)
+        for _ in range(rounds):
+            if not pending:
+                return
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=CANCEL_WAIT_SECS)
+        if pending:
+            logger.error("%s: %s tasks outlived cancellation", self.owner, len(pending))

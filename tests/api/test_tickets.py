@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 
 from notifications.models import WebSocketTicket, hash_secret
@@ -14,9 +15,12 @@ pytestmark = pytest.mark.django_db
 
 def test_ticket_redeems_once(alice):
     """The first redeem returns the ticket's user and session and marks it used; the second returns None."""
-    raw = tickets.issue_ticket(alice, session_key="s1")
+    client = Client()
+    client.force_login(alice)  # a ticket is worth no more than its live session
+    session_key = client.session.session_key
+    raw = tickets.issue_ticket(alice, session_key=session_key)
     redeemed = tickets.redeem_ticket(raw)
-    assert (redeemed.user, redeemed.session_key) == (alice, "s1")
+    assert (redeemed.user, redeemed.session_key) == (alice, session_key)
     assert WebSocketTicket.objects.get(ticket_hash=hash_secret(raw)).used_at is not None
     assert tickets.redeem_ticket(raw) is None
 
@@ -79,3 +83,12 @@ def test_issuing_deletes_long_expired_tickets(alice):
     remaining = set(WebSocketTicket.objects.values_list("ticket_hash", flat=True))
     assert hash_secret(old) not in remaining
     assert hash_secret(recent) in remaining
+
+
+def test_a_ticket_of_a_session_that_ended_redeems_nothing(alice):
+    """After the session it was issued from signs out, the ticket opens nothing (and stays used)."""
+    client = Client()
+    client.force_login(alice)
+    raw = tickets.issue_ticket(alice, session_key=client.session.session_key)
+    client.logout()
+    assert tickets.redeem_ticket(raw) is None

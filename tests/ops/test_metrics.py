@@ -1,16 +1,13 @@
 """/metrics: Prometheus text, guarded by a token or by the caller's address; what the counters count."""
 
-import time
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 from django.urls import reverse
-from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from notifications.ops import metrics
 from notifications.realtime import fanout as fanout_module
 from notifications.store import publishing
 from tests import poison
@@ -98,11 +95,3 @@ def test_a_metrics_port_hides_the_endpoint_on_every_other_port(client, settings)
     settings.NOTIFY_METRICS_PORT = 9100
     assert scrape(client, SERVER_PORT="8000").status_code == 404
     assert scrape(client, SERVER_PORT="9100", REMOTE_ADDR="8.8.8.8").status_code == 200
-
-
-def test_each_delivery_observes_the_lag_since_the_event_was_stored():
-    """One observation per delivery, measured from the event's created_at."""
-    before = REGISTRY.get_sample_value("notify_delivery_lag_seconds_count") or 0
-    metrics.observe_delivery_lag(time.time() - 0.2)
-    assert REGISTRY.get_sample_value("notify_delivery_lag_seconds_count") == before + 1
-    assert REGISTRY.get_sample_value("notify_delivery_lag_seconds_bucket", {"le": "0.25"}) >= 1

@@ -129,3 +129,62 @@ async def test_duplicates_are_dropped(database):
     await asyncio.sleep(0.05)
     assert sent == [5, 6]
     await delivery.stop()
+
+
+class Poisoned(SimpleNamespace):
+    """A stored event whose payload cannot be encoded (e.g. NaN stored before the checks)."""
+
+    @property
+    def encoded_payload(self) -> str:
+        return frames.encode_payload({"n": float("nan")})
+
+
+class RefusingSeven(Collecting):
+    """A transport that cannot send event 7 (a lone surrogate stored before the checks)."""
+
+    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+        if json.loads(frame_text)["n"] == 7:
+            "\ud800".encode()
+        await super().send_event(frame_text, cursor)
+
+
+async def test_poison_events_are_skipped_counted_and_the_resume_still_ends_with_replayed(database, monkeypatch):
+    """An event that cannot be encoded or sent is skipped: later events still arrive, then `replayed`."""
+    from prometheus_client import REGISTRY
+
+    poison = Poisoned(user_id=USER_ID, seq=6, created_at=datetime.now(UTC))
+    events = [stored(5), poison, stored(7), stored(8)]
+    monkeypatch.setattr(
+        streams, "read_resume", lambda user_id, cursor, limit: streams.Resume(None, streams.Replay(events, False))
+    )
+    skipped_before = REGISTRY.get_sample_value("notify_events_skipped_total") or 0
+    sent = []
+    transport = RefusingSeven(sent)
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), transport)
+    delivery.start(hold_live_secs=0)
+    delivery.resume(Cursor(0, 4), None)
+    await wait_for_count(transport.others, 1)
+    assert sent == [5, 8]
+    assert transport.others == [("replayed", 2, Cursor(0, 8))]
+    assert REGISTRY.get_sample_value("notify_events_skipped_total") == skipped_before + 2
+    delivery.offer(live(9))
+    await wait_for_count(sent, 3)
+    assert sent == [5, 8, 9]
+    await delivery.stop()
+
+
+async def test_a_failing_pump_is_logged_and_handed_to_its_owner(database, caplog):
+    """An unexpected error in the pump ends it, logged once, and `on_failure` hears of it (to close the socket)."""
+
+    class Broken(Collecting):
+        async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+            raise RuntimeError("broken")
+
+    failures = []
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), Broken([]), on_failure=failures.append)
+    delivery.start(hold_live_secs=0)
+    delivery.offer(live(5))
+    await wait_for_count(failures, 1)
+    assert isinstance(failures[0], RuntimeError)
+    assert [r.levelname for r in caplog.records if r.exc_info] == ["ERROR"]
+    await delivery.stop()

@@ -1,5 +1,6 @@
 """The hub: outbox re-sends, silent losses closed by the heads check, routing to local sockets."""
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -112,3 +113,40 @@ async def test_a_batch_for_many_users_is_one_message_and_each_socket_gets_only_i
         assert await socket.receive_nothing(timeout=0.3), "a socket received another user's event"
         await socket.disconnect()
     assert sent_groups == [layer_messages.everyone_group()]
+
+
+async def test_a_hub_whose_start_failed_is_never_handed_out_and_the_next_caller_retries(monkeypatch):
+    """If starting raises, no half-started hub stays running; the next `ensure_started` starts a fresh one."""
+    from notifications.realtime.hub import Hub
+
+    real_start = Hub.start
+    attempts = []
+
+    async def start_failing_once(self):
+        attempts.append(self)
+        if len(attempts) == 1:
+            await real_start(self)
+            raise RuntimeError("the layer refused us")
+        await real_start(self)
+
+    monkeypatch.setattr(Hub, "start", start_failing_once)
+    with pytest.raises(RuntimeError):
+        await Hub.ensure_started()
+    assert Hub.running() is None
+    assert all(task.done() for task in attempts[0].tasks) and len(attempts[0].tasks) == 0
+    hub = await Hub.ensure_started()
+    try:
+        assert hub is attempts[1] and Hub.running() is hub
+    finally:
+        await hub.stop()
+
+
+async def test_concurrent_first_callers_wait_for_one_start():
+    """Sockets arriving together at a cold process all get the same hub, started once."""
+    from notifications.realtime.hub import Hub
+
+    hubs = await asyncio.gather(*(Hub.ensure_started() for _ in range(5)))
+    try:
+        assert len({id(hub) for hub in hubs}) == 1
+    finally:
+        await hubs[0].stop()
