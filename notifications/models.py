@@ -225,6 +225,9 @@ class Connection(models.Model):
     connection_id = models.CharField(max_length=32, primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     instance = models.CharField(max_length=200, help_text="The server instance holding the socket.")
+    protocol = models.CharField(
+        max_length=16, default="json", help_text="json, stomp, mqtt, sse, sockjs-json or sockjs-stomp."
+    )
     # One value per running hub: a restarted instance with the same name never refreshes its predecessor's rows.
     process = models.CharField(max_length=32, db_index=True, editable=False)
     connected_at = models.DateTimeField()
@@ -240,6 +243,31 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id} on {self.instance}"
+
+
+class MqttSession(models.Model):
+    """A persistent MQTT session (clean session 0): what one client id of a user subscribed to and has acknowledged.
+
+    Kept for the history window; on reconnect every event of its subscriptions
+    past the acknowledged position is sent again, those already sent once
+    (up to the sent position) with DUP set.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=200)
+    subscriptions = models.JSONField(default=list, help_text="[[topic filter, granted QoS], ...] in subscribe order.")
+    acked_announcements = models.PositiveBigIntegerField(default=0)
+    acked_own = models.PositiveBigIntegerField(default=0)
+    sent_announcements = models.PositiveBigIntegerField(default=0)
+    sent_own = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "client_id"], name="mqtt_session_unique_client")]
+
+    def __str__(self) -> str:
+        return f"MQTT session {self.client_id} of user {self.user_id}"
 
 
 class AnnouncementManager(models.Manager):
