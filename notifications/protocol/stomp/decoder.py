@@ -52,6 +52,8 @@ class StompDecoder:
         self.commands = commands
         self.version = version
         self._buffer = bytearray()
+        # Where the unread bytes start: consumed bytes are dropped once per feed, not once per frame.
+        self._position = 0
         self._failure: StompError | None = None
         self._start_frame()
 
@@ -68,7 +70,7 @@ class StompDecoder:
     @property
     def buffered_bytes(self) -> int:
         """Return how many bytes of an unfinished frame are held (never more than `max_frame_bytes`)."""
-        return len(self._buffer)
+        return len(self._buffer) - self._position
 
     def feed(self, data: bytes | str) -> list[StompFrame]:
         """Return the frames completed by `data` (a run of heart-beat EOLs is one `HEARTBEAT`), in order."""
@@ -76,12 +78,17 @@ class StompDecoder:
             raise type(self._failure)(f"the stream already failed: {self._failure.detail}")
         try:
             self._buffer += data.encode("utf-8") if isinstance(data, str) else data
-            return self._drain()
+            completed = self._drain()
+            del self._buffer[: self._position]
+            self._scanned -= self._position
+            self._position = 0
+            return completed
         except UnicodeEncodeError:
             self._failure = MalformedFrame("text holds lone surrogates, which are not UTF-8")
         except StompError as exc:
             self._failure = exc
         self._buffer.clear()
+        self._position = 0
         raise self._failure
 
     def _drain(self) -> list[StompFrame]:
@@ -97,26 +104,24 @@ class StompDecoder:
         self._headers: list[tuple[str, str]] = []
         self._content_length: int | None = None
         self._frame_bytes = 0
-        self._scanned = 0
+        self._scanned = self._position
 
     def _consume(self, count: int) -> bytes:
-        taken = bytes(self._buffer[:count])
-        del self._buffer[:count]
+        start = self._position
+        self._position = self._scanned = start + count
         self._frame_bytes += count
-        self._scanned = 0
         if self._frame_bytes > self.max_frame_bytes:
             raise FrameTooLarge(f"a frame is over the limit of {self.max_frame_bytes} bytes")
-        return taken
+        return bytes(self._buffer[start : self._position])
 
     def _between_frames(self) -> StompFrame | None:
-        buffer = self._buffer
-        if not buffer:
+        pending = self._buffer[self._position : self._position + 2]
+        if not pending or pending == b"\r":
             return None
-        if buffer[0] == _LF or buffer[:2] == b"\r\n":
-            del buffer[: 1 if buffer[0] == _LF else 2]
+        if pending[0] == _LF or pending == b"\r\n":
+            self._position += 1 if pending[0] == _LF else 2
             return HEARTBEAT
-        if buffer == b"\r":
-            return None
+        self._scanned = self._position
         self._step = self._command_line
         return self._step()
 
@@ -126,23 +131,24 @@ class StompDecoder:
         searched = len(self._buffer) if end < 0 else end
         if self._buffer.find(b"\x00", self._scanned, searched) >= 0:
             raise MalformedFrame("NUL before the end of the headers: a frame's headers end with an empty line")
+        length = searched - self._position
         if end < 0:
             self._scanned = searched
-            if searched > limit:
+            if length > limit:
                 self._line_too_long(limit)
-            if self._frame_bytes + searched > self.max_frame_bytes:
+            if self._frame_bytes + length > self.max_frame_bytes:
                 raise FrameTooLarge(f"a frame is over the limit of {self.max_frame_bytes} bytes")
             return None
-        if end > limit:
+        if length > limit:
             self._line_too_long(limit)
-        line = self._consume(end + 1)[:-1]
+        line = self._consume(length + 1)[:-1]
         if self._version == "1.2" and line.endswith(b"\r"):
             return line[:-1]
         return line
 
     def _line_too_long(self, limit: int) -> None:
         if self._step == self._command_line:
-            raise UnknownCommand(f"unknown STOMP command {shown(bytes(self._buffer))}")
+            raise UnknownCommand(f"unknown STOMP command {shown(bytes(self._buffer[self._position :]))}")
         raise HeaderLineTooLong(f"a header line is over the limit of {limit} bytes")
 
     def _command_line(self) -> StompFrame | None:
@@ -183,16 +189,17 @@ class StompDecoder:
             end = self._buffer.find(b"\x00", self._scanned)
             if end < 0:
                 self._scanned = len(self._buffer)
-                if self._frame_bytes + len(self._buffer) >= self.max_frame_bytes:
+                if self._frame_bytes + self.buffered_bytes >= self.max_frame_bytes:
                     raise FrameTooLarge(f"a frame is over the limit of {self.max_frame_bytes} bytes")
                 return None
+            length = end - self._position
         else:
-            end = self._content_length
-            if len(self._buffer) <= end:
+            length = self._content_length
+            if self.buffered_bytes <= length:
                 return None
-            if self._buffer[end] != _NUL:
-                raise MalformedFrame(f"no NUL after the {end} bytes of body that content-length states")
-        return self._finish(self._consume(end + 1)[:-1])
+            if self._buffer[self._position + length] != _NUL:
+                raise MalformedFrame(f"no NUL after the {length} bytes of body that content-length states")
+        return self._finish(self._consume(length + 1)[:-1])
 
     def _finish(self, body: bytes) -> StompFrame:
         if body and self._command not in COMMANDS_WITH_BODY:
