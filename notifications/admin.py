@@ -294,13 +294,14 @@ class ConnectionAdmin(ReadOnlyAdmin):
     list_display = (
         "user",
         "instance",
+        "protocol",
         "connected_at",
         "last_activity",
         "last_seen",
         "is_online",
         "disconnect_requested_at",
     )
-    list_filter = (OnlineFilter, "instance")
+    list_filter = (OnlineFilter, "protocol", "instance")
     search_fields = ("user__username", "connection_id", "instance")
     list_select_related = ("user",)
     actions = ["disconnect_users"]

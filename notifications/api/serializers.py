@@ -201,6 +201,7 @@ class ConflictSerializer(ErrorSerializer):
 class PresenceConnectionSerializer(serializers.Serializer):
     connection_id = serializers.CharField()
     instance = serializers.CharField()
+    protocol = serializers.CharField(help_text="json, stomp, mqtt, sse, sockjs-json or sockjs-stomp.")
     connected_at = serializers.DateTimeField()
     last_activity = serializers.DateTimeField()
     last_seen = serializers.DateTimeField(help_text="The holding instance's last heartbeat.")

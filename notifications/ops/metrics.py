@@ -37,11 +37,16 @@ REPLAY_LAG = Histogram(
 EVENTS_SKIPPED = Counter(
     "notify_events_skipped", "Stored events a socket skipped because their payload could not be encoded or sent."
 )
+FRAMES_RECEIVED = Counter("notify_frames_received", "Client frames (or packets) received, by protocol.", ["protocol"])
 FRAMES_REFUSED = Counter(
-    "notify_frames_refused", "Client frames answered with an error or a closing code, by code.", ["code"]
+    "notify_frames_refused",
+    "Client frames answered with an error or a closing code, by code and protocol.",
+    ["code", "protocol"],
 )
-SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated sockets this process accepted.")
-SOCKETS_REFUSED = Counter("notify_sockets_refused", "Sockets closed at once for lack of authentication.")
+SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated connections this process accepted.", ["protocol"])
+SOCKETS_REFUSED = Counter(
+    "notify_sockets_refused", "Connections closed at once for lack of authentication.", ["protocol"]
+)
 
 
 def observe_delivery_lag(created_at: float) -> None:
@@ -60,8 +65,8 @@ def record_stored(events: list) -> None:
         EVENTS_STORED.labels(kind=kind).inc(count)
 
 
-def record_refused(code: str) -> None:
-    FRAMES_REFUSED.labels(code=code).inc()
+def record_refused(code: str, protocol: str) -> None:
+    FRAMES_REFUSED.labels(code=code, protocol=protocol).inc()
 
 
 class HubCollector(Collector):
@@ -72,15 +77,22 @@ class HubCollector(Collector):
 
     def collect(self):
         status = runtime_status.current() or {"connections": 0, "reconnects": 0, "healthy": False}
-        connections, reconnects, healthy = self._families()
+        connections, by_protocol, reconnects, healthy = self._families()
         connections.add_metric([], status["connections"])
+        for protocol, count in sorted(status.get("connections_by_protocol", {}).items()):
+            by_protocol.add_metric([protocol], count)
         reconnects.add_metric([], status["reconnects"])
         healthy.add_metric([], 1 if status["healthy"] else 0)
-        return [connections, reconnects, healthy]
+        return [connections, by_protocol, reconnects, healthy]
 
     def _families(self) -> list:
         return [
-            GaugeMetricFamily("notify_open_connections", "Sockets this process holds now."),
+            GaugeMetricFamily("notify_open_connections", "Connections (any protocol) this process holds now."),
+            GaugeMetricFamily(
+                "notify_open_connections_by_protocol",
+                "Connections this process holds now, by protocol.",
+                labels=["protocol"],
+            ),
             CounterMetricFamily(
                 "notify_channel_layer_reconnects", "Times this process replaced a channel layer that stopped answering."
             ),

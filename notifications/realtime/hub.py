@@ -11,7 +11,7 @@ tell every socket to catch up afterwards.
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Protocol
 
 from django.conf import settings
@@ -39,6 +39,7 @@ class LocalConnection(Protocol):
     """What the hub needs of a socket (implemented by the consumer)."""
 
     user_id: int
+    protocol: str
     session_key: str
     connection_id: str
     connected_at: object
@@ -340,6 +341,7 @@ class Hub:
             "error": self.link.last_error,
             "reconnects": self.link.reconnects,
             "connections": self.connection_count(),
+            "connections_by_protocol": dict(Counter(c.protocol for c in self.local_connections())),
         }
 
 

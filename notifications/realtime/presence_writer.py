@@ -50,6 +50,7 @@ class PresenceWriter:
             connection_id=connection.connection_id,
             user_id=connection.user_id,
             instance=self.instance,
+            protocol=connection.protocol,
             connected_at=connection.connected_at,
             last_activity=connection.last_activity,
         )

@@ -66,6 +66,7 @@ class Session:
         self.transport = transport
         self.scope = scope
         self.protocol = protocol
+        self._frames_received = metrics.FRAMES_RECEIVED.labels(protocol=protocol)
         self.connection_id = uuid.uuid4().hex
         self.identity: Identity | Refusal | None = None
         self.user = self.user_id = self.hub = self.delivery = None
@@ -102,14 +103,14 @@ class Session:
             head = await database_sync_to_async(streams.head_cursor)(self.user_id)
         self.delivery = OrderedDelivery(self.user_id, head, self.transport, on_failure=self._delivery_failed)
         self.hub.register(self)
-        metrics.SOCKETS_OPENED.inc()
+        metrics.SOCKETS_OPENED.labels(protocol=self.protocol).inc()
         await self.transport.send_welcome(self)
         self.delivery.start(hold_live_secs=conf.resume_grace_secs())
         self._schedule_expiry()
         logger.info("socket connected", extra=self.log_context("ws.connect"))
 
     async def _refuse(self, reason: str) -> None:
-        metrics.SOCKETS_REFUSED.inc()
+        metrics.SOCKETS_REFUSED.labels(protocol=self.protocol).inc()
         logger.info(
             "socket refused: %s", reason, extra={"event": "ws.refused", "reason": reason, "code": 4401, **self._ids()}
         )
@@ -136,6 +137,7 @@ class Session:
 
         Raises RateLimited for a frame to refuse while the socket stays.
         """
+        self._frames_received.inc()
         if size > conf.max_frame_bytes():
             self.refused("too_big", size=size)
             await self.transport.close(CLOSE_TOO_BIG)
@@ -152,7 +154,7 @@ class Session:
 
     def refused(self, code: str, **fields) -> None:
         """Count and log a client frame refused with `code` (an error frame or a closing code)."""
-        metrics.record_refused(code)
+        metrics.record_refused(code, self.protocol)
         logger.info("frame refused: %s", code, extra={**self.log_context("ws.frame_refused"), "code": code, **fields})
 
     def do_resume(self, cursor: Cursor, ref: str | None) -> None:

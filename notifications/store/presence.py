@@ -51,6 +51,7 @@ def online_snapshot() -> dict:
             {
                 "connection_id": row.connection_id,
                 "instance": row.instance,
+                "protocol": row.protocol,
                 "connected_at": row.connected_at.isoformat(),
                 "last_activity": row.last_activity.isoformat(),
                 "last_seen": row.last_seen.isoformat(),

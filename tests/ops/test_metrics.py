@@ -60,14 +60,16 @@ async def test_each_metric_moves_when_its_thing_happens(hub, monkeypatch, settin
     after = await database_sync_to_async(scraped)(client)
 
     assert after[("notify_open_connections", ())] == 1
-    assert moved(before, after, "notify_sockets_opened_total") == 1
-    assert moved(before, after, "notify_sockets_refused_total") == 1
+    assert after[("notify_open_connections_by_protocol", (("protocol", "json"),))] == 1
+    assert moved(before, after, "notify_sockets_opened_total", protocol="json") == 1
+    assert moved(before, after, "notify_sockets_refused_total", protocol="json") == 1
     assert moved(before, after, "notify_events_stored_total", kind="request.status") == 2
     assert moved(before, after, "notify_events_fanned_out_total") == 2
     assert moved(before, after, "notify_events_resent_total") == 3  # both of the second request, one of the third
     assert moved(before, after, "notify_events_failed_total") == 1
     assert moved(before, after, "notify_delivery_lag_seconds_count") >= 2
-    assert moved(before, after, "notify_frames_refused_total", code="bad_request") == 1
+    assert moved(before, after, "notify_frames_refused_total", code="bad_request", protocol="json") == 1
+    assert moved(before, after, "notify_frames_received_total", protocol="json") >= 1
     assert moved(before, after, "notify_channel_layer_reconnects_total") == 0
     assert after[("notify_channel_layer_healthy", ())] == 1
     await communicator.disconnect()

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def fake_socket(number: int, user_id: int):
     now = timezone.now()
-    return SimpleNamespace(connection_id=f"c{number:031d}", user_id=user_id, connected_at=now, last_activity=now)
+    return SimpleNamespace(
+        connection_id=f"c{number:031d}", user_id=user_id, protocol="json", connected_at=now, last_activity=now
+    )
 
 
 @database_sync_to_async
