@@ -6,8 +6,9 @@ escaping (or none), content-length and the heart-beat EOL exactly as each
 writes them.
 """
 
+from notifications.protocol.stomp import server_frames
 from notifications.protocol.stomp.decoder import StompDecoder
-from notifications.protocol.stomp.frames import HEARTBEAT, StompFrame
+from notifications.protocol.stomp.frames import HEARTBEAT, StompFrame, encode
 from notifications.protocol.stomp.negotiation import negotiate_heart_beat, negotiate_version, select_subprotocol
 
 LIMIT = 64 * 1024
@@ -116,3 +117,11 @@ def test_stomp_py_offers_no_subprotocol():
     """stomp.py's WebSocket offers no subprotocol: only /ws/stomp/ takes it, and its CONNECT says 1.2."""
     assert select_subprotocol([]) is None
     assert negotiate_version("1.2") == "1.2"
+
+
+def test_an_ack_echoed_without_unescaping_decodes_to_the_value_sent():
+    """webstomp-client reads MESSAGE headers raw and echoes `ack` as is: the escaped text decodes back."""
+    wire = encode(server_frames.message("/user/queue/notifications", "sub-0", "e1", CURSOR, b"{}", ack="e1:x\\y"))
+    raw_ack = next(line for line in wire.split(b"\n") if line.startswith(b"ack:"))[4:]
+    (ack,) = decode_messages(b"ACK\nid:" + raw_ack + b"\nsubscription:sub-0\n\n\x00")
+    assert raw_ack == b"e1\\cx\\\\y" and ack.get("id") == "e1:x\\y"
