@@ -1,7 +1,8 @@
 """ASGI entry point: `daphne project.asgi:application`.
 
-HTTP goes to Django; `/ws/notifications/` goes through the Origin check and
-session authentication to the notification consumer.
+HTTP goes to Django, but `/api/v1/stream/` (Server-Sent Events) goes through
+session authentication to the event stream; `/ws/notifications/` goes through
+the Origin check and session authentication to the notification consumer.
 """
 
 import os
@@ -15,6 +16,7 @@ django_asgi_app = get_http_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from notifications.realtime.adapters.sse import EventStreamApp, EventStreamRoute  # noqa: E402
 from notifications.realtime.hub import HubStarter  # noqa: E402
 from notifications.realtime.origins import OriginValidator  # noqa: E402
 from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -22,7 +24,7 @@ from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
 application = HubStarter(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": EventStreamRoute(django_asgi_app, AuthMiddlewareStack(EventStreamApp())),
             "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
