@@ -46,6 +46,7 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_METRICS_PORT": Setting(int, None, "the only server port /metrics answers on; unset: every port"),
     "NOTIFY_MAX_SOCKET_BUFFER_BYTES": Setting(int, 1024 * 1024, "unsent bytes held for one socket before dropping it"),
     "NOTIFY_GC_THRESHOLD": Setting(int, 50_000, "allocations between young collections once serving; 0: Python's"),
+    "NOTIFY_MAX_EVENT_DATA_BYTES": Setting(int, 16 * 1024, "the largest `data` of a status event, as UTF-8 JSON"),
     "NOTIFY_OUTBOX_MAX_ATTEMPTS": Setting(int, 5, "failed sends of one event before the outbox marks it failed"),
     "NOTIFY_DEMO_PASSWORD": Setting(str, "demo", "password `scripts/run` gives the demo user"),
     "NOTIFY_DEMO_ADMIN_PASSWORD": Setting(str, "", "when set, `scripts/run` creates a staff user `admin` with it"),
@@ -149,4 +150,4 @@ def outbox_max_attempts() -> int:
 
 def max_event_data_bytes() -> int:
     """The largest `data` object a status event may carry, as compact UTF-8 JSON."""
-    return _get("NOTIFY_MAX_EVENT_DATA_BYTES", 16 * 1024)
+    return _get("NOTIFY_MAX_EVENT_DATA_BYTES")
