@@ -20,11 +20,12 @@ from notifications.realtime.adapters.sse import EventStreamApp, EventStreamRoute
 from notifications.realtime.hub import HubStarter  # noqa: E402
 from notifications.realtime.origins import OriginValidator  # noqa: E402
 from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
+from notifications.realtime.sockjs.http import with_sockjs  # noqa: E402
 
 application = HubStarter(
     ProtocolTypeRouter(
         {
-            "http": EventStreamRoute(django_asgi_app, AuthMiddlewareStack(EventStreamApp())),
+            "http": with_sockjs(EventStreamRoute(django_asgi_app, AuthMiddlewareStack(EventStreamApp()))),
             "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )

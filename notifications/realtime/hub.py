@@ -184,6 +184,18 @@ class Hub:
     def connection_count(self) -> int:
         return sum(len(sockets) for sockets in self.connections.values())
 
+    async def bind_group(self, group: str) -> None:
+        """Add this process's channel to `group` now (kept across layer replacements); raise LayerUnavailable."""
+        self._bound_groups.add(group)
+        await self.link.call("group_add", group, self.link.channel)
+
+    async def unbind_group(self, group: str) -> None:
+        self._bound_groups.discard(group)
+        try:
+            await self.link.call("group_discard", group, self.link.channel)
+        except LayerUnavailable:
+            pass
+
     def _bind_in_background(self, group: str, then_catch_up: int | None = None) -> None:
         self._bound_groups.add(group)
         self.tasks.spawn(self._bind(group, then_catch_up), "bind")
@@ -236,8 +248,12 @@ class Hub:
                 continue
             self._guarded_sync(self._route, message)
 
+    # Handlers of further layer message types, registered by the modules that own them (type -> callable(message)).
+    extra_handlers: dict = {}
+
     def _route(self, message: dict) -> None:
-        handler = getattr(self, "on_" + message.get("type", "").replace(".", "_"), None)
+        kind = message.get("type", "")
+        handler = getattr(self, "on_" + kind.replace(".", "_"), None) or self.extra_handlers.get(kind)
         if handler is None:
             logger.warning("hub ignored a layer message of unknown type %r", message.get("type"))
             return
