@@ -10,7 +10,8 @@
  *   client.start();
  *
  * Events it dispatches (CustomEvent, payload in `detail`):
- *   state    {state: "connecting"|"connected"|"reconnecting"|"offline"|"signed-out"|"stopped", retryInMs, code}
+ *   state    {state: "connecting"|"connected"|"reconnecting"|"offline"|"signed-out"|"stopped", retryInMs, code,
+ *            transport: "websocket"|"sse"}
  *   welcome  the welcome frame          event     an event frame (never the same id twice)
  *   replayed the replayed frame         read      a read frame (this or another tab marked read)
  *   reset    the reset frame, or {reason: "joined_late"}: the page must refetch its state over REST
@@ -21,13 +22,18 @@
  * exactly once, in cursor order, including the events delivered since its
  * page loaded but before it joined. The connection resumes on every
  * reconnect, backs off with jitter, and drops a connection whose `pong` is
- * late (connection.js).
+ * late (connection.js). Where WebSocket handshakes keep failing (a proxy
+ * that drops `Upgrade`) it goes on over Server-Sent Events from the same
+ * cursor, acks over REST, and tries the WebSocket again every few minutes
+ * (adaptive-connection.js).
  */
 
 import { CONNECTION_DEFAULTS, CLOSE_NOT_AUTHENTICATED, socketUrl } from "./connection.js";
 import { CursorStore } from "./cursor-store.js";
+import { csrfTokenOf, streamUrl } from "./event-stream.js";
 import { openLink } from "./sharing.js";
 import { TabStream } from "./tab-stream.js";
+import { TRANSPORT_DEFAULTS } from "./transport-choice.js";
 
 export { CLOSE_FLOODING, CLOSE_NOT_AUTHENTICATED, CLOSE_SESSION_ENDED } from "./connection.js";
 export { backoffDelay } from "./backoff.js";
@@ -35,9 +41,11 @@ export { CursorStore } from "./cursor-store.js";
 
 const DEFAULTS = {
   path: "/ws/notifications/",
+  streamPath: "/api/v1/stream/",
   loginUrl: "/accounts/login/",
   signedOutRedirectMs: 2500,
   ...CONNECTION_DEFAULTS,
+  ...TRANSPORT_DEFAULTS,
 };
 
 function newTabId() {
@@ -45,8 +53,8 @@ function newTabId() {
 }
 
 export class NotificationClient extends EventTarget {
-  /** `env` (the page's global scope), `storage`, `createSocket` and `since` are for tests. */
-  constructor({ userId, env = globalThis, storage, createSocket, since, ...options }) {
+  /** `env` (the page's global scope), `storage`, `createSocket`, `createEventSource` and `since` are for tests. */
+  constructor({ userId, env = globalThis, storage, createSocket, createEventSource, since, ...options }) {
     super();
     if (userId === undefined || userId === null) throw new Error("NotificationClient needs {userId}: streams are per user.");
     this.userId = String(userId);
@@ -54,6 +62,7 @@ export class NotificationClient extends EventTarget {
     this.options = { ...DEFAULTS, ...options };
     this.cursors = new CursorStore(this.userId, storage ?? env.localStorage);
     this.createSocket = createSocket;
+    this.createEventSource = createEventSource;
     this.since = since ?? Math.floor(env.performance?.timeOrigin ?? Date.now());
     this.link = null;
     this.stream = null;
@@ -89,6 +98,11 @@ export class NotificationClient extends EventTarget {
     return this.stream?.cursor ?? this.cursors.get();
   }
 
+  /** Return the transport the stream is live on: "websocket", "sse", or null before any state. */
+  get transport() {
+    return this.lastTransport ?? null;
+  }
+
   /** Return how this tab reaches the connection: "shared-worker", "leader", "follower" or "own". */
   get sharing() {
     return this.link?.mode ?? null;
@@ -102,9 +116,14 @@ export class NotificationClient extends EventTarget {
     });
     const url = socketUrl(this.env.location, this.options.path);
     const { minBackoffMs, maxBackoffMs, floodBackoffMs, pongTimeoutMs } = this.options;
-    const options = { minBackoffMs, maxBackoffMs, floodBackoffMs, pongTimeoutMs };
+    const { failuresBeforeFallback, webSocketRetryMs, probeTimeoutMs } = this.options;
+    const options = {
+      ...{ minBackoffMs, maxBackoffMs, floodBackoffMs, pongTimeoutMs, failuresBeforeFallback, webSocketRetryMs, probeTimeoutMs },
+      streamUrl: streamUrl(this.env.location, this.options.streamPath),
+      csrfToken: csrfTokenOf(this.env.document?.cookie),
+    };
     const hello = { op: "hello", from: this.stream.id, since: this.since, cursor: this.cursors.get(), url, userId: this.userId, options };
-    const connectOptions = { url, userId: this.userId, createSocket: this.createSocket, ...options };
+    const connectOptions = { url, userId: this.userId, createSocket: this.createSocket, createEventSource: this.createEventSource, ...options };
     this.link = openLink({ env: this.env, userId: this.userId, stream: this.stream, hello, connectOptions, storedCursor: () => this.cursors.get() });
   }
 
@@ -147,6 +166,7 @@ export class NotificationClient extends EventTarget {
 
   setState(state, extra = {}) {
     this.state = state;
+    if (extra.transport) this.lastTransport = extra.transport;
     this.emit("state", { state, ...extra });
   }
 

@@ -1,5 +1,5 @@
 /**
- * The visible connection state: "Live", "Reconnecting in N s", "Offline", "Signed out".
+ * The visible connection state: "Live", "Live (SSE)", "Reconnecting in N s", "Offline", "Signed out".
  *
  * Reads the client's `state` events; announces losing and regaining the
  * connection to screen readers, not every retry.
@@ -32,10 +32,11 @@ export class ConnectionState {
     return this;
   }
 
-  render({ state, retryInMs = 0 }) {
+  render({ state, retryInMs = 0, transport }) {
     clearInterval(this.countdown);
     this.element.dataset.state = state;
-    this.setLabel(LABELS[state] ?? state);
+    if (transport) this.element.dataset.transport = transport;
+    this.setLabel(state === "connected" && transport === "sse" ? `${LABELS.connected} (SSE)` : (LABELS[state] ?? state));
     if (state === "reconnecting" && retryInMs > 0) this.countDown(Date.now() + retryInMs);
     this.tell(state);
     if (state === "signed-out") this.showSignedOut();

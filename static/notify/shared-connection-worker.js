@@ -4,13 +4,15 @@
  * Tabs connect with `new SharedWorker(url, {type: "module", name: "notify.v1.<userId>"})`
  * (sharing.js) and talk over their MessagePort: {op: "hello", from, since,
  * cursor, url, userId, options}, {op: "send", frame}, {op: "bye"}. The
- * worker answers with the StreamHub's messages (hub.js). Its WebSocket is
- * same-origin, so it carries the session cookie and the pages' Origin. It
+ * worker answers with the StreamHub's messages (hub.js). Its WebSocket (or,
+ * where handshakes fail, its EventSource) is same-origin, so it carries the
+ * session cookie and the pages' Origin; the hello's options bring the CSRF
+ * token for acks over REST, since a worker cannot read cookies. It
  * cannot redirect a page: a close code that ends the session reaches the tabs
  * as state "signed-out" with the code, and they act on it.
  */
 
-import { Connection } from "./connection.js";
+import { AdaptiveConnection } from "./adaptive-connection.js";
 import { StreamHub } from "./hub.js";
 
 const ports = new Set();
@@ -22,7 +24,7 @@ function broadcast(message) {
 
 /** Return the hub for the first hello's user, socket URL and options (every tab of this worker sends the same). */
 function hubFor({ userId, url, options }) {
-  const connect = (handlers) => new Connection({ url, userId, ...options, ...handlers });
+  const connect = (handlers) => new AdaptiveConnection({ url, userId, ...options, ...handlers });
   return new StreamHub({ connect, broadcast });
 }
 

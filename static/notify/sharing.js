@@ -12,7 +12,7 @@
  * `env` is the page's global scope (tests pass fakes): SharedWorker, BroadcastChannel, navigator.locks.
  */
 
-import { Connection } from "./connection.js";
+import { AdaptiveConnection } from "./adaptive-connection.js";
 import { StreamHub } from "./hub.js";
 import { TabLeadership } from "./leadership.js";
 
@@ -35,7 +35,7 @@ function openTabLink(options) {
 
 function hubMaker(connectOptions) {
   return ({ broadcast, recent }) => {
-    const connect = (handlers) => new Connection({ ...connectOptions, ...handlers });
+    const connect = (handlers) => new AdaptiveConnection({ ...connectOptions, ...handlers });
     return new StreamHub({ connect, broadcast, recent });
   };
 }

@@ -26,9 +26,10 @@ function browser(t) {
   const kill = (name) => {
     const { client } = tabs.get(name);
     parts.network.kill(name);
-    const connection = client.link.leadership.hub?.connection;
+    const held = client.link.leadership.hub?.connection; // an AdaptiveConnection: its socket is its active one's
+    const connection = held?.active;
     if (connection) {
-      connection.stopped = true;
+      held.stopped = connection.stopped = true;
       connection.clearTimers();
       connection.ws?.vanish();
     }
