@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from notifications import conf
 from notifications.models import Event, IdempotencyRecord, StreamHead
-from notifications.store import presence, tickets
+from notifications.store import mqtt_sessions, presence, tickets
 
 PRUNE_BATCH = 5000
 
@@ -59,4 +59,5 @@ def prune_all(now=None) -> dict[str, int]:
         "tickets": tickets.delete_expired_tickets(now),
         "idempotency records": prune_idempotency_records(now),
         "stale presence rows": presence.delete_stale(now),
+        "stale MQTT sessions": mqtt_sessions.delete_stale_sessions(now),
     }

@@ -77,7 +77,7 @@ def test_prune_also_drops_expired_tickets_old_idempotency_answers_and_dead_insta
             last_activity=seen,
             last_seen=seen,
         )
-    assert prune_all() == {"events": 0, "tickets": 1, "idempotency records": 1, "stale presence rows": 1}
+    assert prune_all() == {"events": 0, "tickets": 1, "idempotency records": 1, "stale presence rows": 1, "stale MQTT sessions": 0}
     assert list(WebSocketTicket.objects.values_list("ticket_hash", flat=True)) == ["new"]
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
     assert list(Connection.objects.values_list("connection_id", flat=True)) == ["live"]
