@@ -181,7 +181,7 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
         if self._connected:
             raise MalformedFrame("CONNECT again on a connected socket")
         self.version = negotiate_version(frame.get("accept-version"), self.subprotocol)
-        self.sends_ms, self.expects_ms = negotiate_heart_beat(frame.get("heart-beat"))
+        self.sends_ms, self.expects_ms = negotiate_heart_beat(frame.get("heart-beat"), SERVER_HEART_BEAT_MS)
         self.decoder.version = self.version
         self._connected = True
         await self._authenticate_with_passcode(frame.get("passcode"))
