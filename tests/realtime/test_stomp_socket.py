@@ -174,3 +174,16 @@ async def test_transactions_are_refused(hub):
     await client.send(frame("BEGIN", {"transaction": "t"}))
     _, code = await client.error_then_close()
     assert code == 1008
+
+
+async def test_the_notifications_endpoint_speaks_stomp_when_a_stomp_subprotocol_is_offered(hub):
+    """/ws/notifications/ offered v11.stomp selects it and answers CONNECT; offered v10.stomp alone it refuses."""
+    cookie = await session_cookie(await make_user("ada"))
+    communicator, accepted, subprotocol = await open_socket(cookie, subprotocols=["v10.stomp", "v11.stomp"])
+    assert accepted and subprotocol == "v11.stomp"
+    client = Client(communicator)
+    await client.send(frame("CONNECT", {"accept-version": "1.2,1.1"}))
+    assert (await client.next()).get("version") == "1.1"
+    await communicator.disconnect()
+    _, accepted, _ = await open_socket(cookie, subprotocols=["v10.stomp"])
+    assert not accepted

@@ -416,5 +416,9 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
 
 
 def offers_stomp(scope: dict) -> bool:
-    """Return whether a handshake offers a STOMP subprotocol (of any version: 1.0 alone is refused by STOMP)."""
-    return any(name in STOMP_SUBPROTOCOLS for name in scope.get("subprotocols") or [])
+    """Return whether a handshake on `/ws/notifications/` is for STOMP: a STOMP subprotocol offered, JSON's not.
+
+    Any STOMP version counts: an offer of `v10.stomp` alone is then refused by the STOMP adapter.
+    """
+    offered = scope.get("subprotocols") or []
+    return "notify.v1.json" not in offered and any(name in STOMP_SUBPROTOCOLS for name in offered)
