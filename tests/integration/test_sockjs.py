@@ -206,3 +206,32 @@ def test_sockjs_client_gets_welcome_pong_and_a_live_event(service, transports):
     assert kinds[:4] == ["open", "welcome", "pong", "event"], lines
     assert lines[1]["transport"] == transports
     assert lines[3]["request"]["title"] == f"Hello {transports}"
+
+
+@pytest.mark.parametrize("transports", ["websocket", "xhr-streaming", "xhr-polling"])
+def test_stompjs_over_sockjs_client_subscribes_and_gets_a_live_event(service, transports):
+    """stompjs 7 with `webSocketFactory: () => new SockJS(url)` on /sockjs/stomp/: CONNECTED, RECEIPT, a MESSAGE."""
+    ticket = service.session("ada").post_json("/api/v1/ws-tickets/").json()["ticket"]
+    url = f"{origin_of(service.b)}/sockjs/stomp?ticket={ticket}"
+    with subprocess.Popen(
+        ["node", str(CLIENTS / "sockjs_stomp.mjs"), url, transports],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as client:
+        lines = []
+        try:
+            for line in client.stdout:
+                lines.append(json.loads(line))
+                if lines[-1]["kind"] == "receipt":
+                    publish(service, f"STOMP over {transports}")
+                if lines[-1]["kind"] in ("message", "close", "timeout", "error"):
+                    break
+        finally:
+            client.kill()
+    assert [line["kind"] for line in lines] == ["connected", "receipt", "message"], lines
+    assert lines[0]["user"] == "ada" and lines[0]["version"] == "1.2"
+    message = lines[2]
+    assert message["destination"] == "/user/queue/notifications"
+    assert message["body"]["type"] == "event" and message["body"]["request"]["title"] == f"STOMP over {transports}"

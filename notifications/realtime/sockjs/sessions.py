@@ -95,8 +95,8 @@ class SockJsSession:
             return
         self.close_frame = sockjs.close(code, reason_of(code))
         self._wake.set()
-        if self.core is not None:
-            await self.core.end(code)
+        # As a socket's disconnect comes after its close: not inside the adapter's own call (it may be its task).
+        self.registry.spawn(self.adapter.disconnect(code), "disconnect")
         if self.receiver is None:
             self._start_idle()
 
@@ -179,8 +179,7 @@ class SockJsSession:
     async def _expire(self) -> None:
         if self.close_frame is None:
             self.close_frame = sockjs.close(sockjs.CLOSE_GO_AWAY, "Go away!")
-            if self.core is not None:
-                await self.core.end(CLOSE_CLIENT_GONE)
+            await self.adapter.disconnect(CLOSE_CLIENT_GONE)
         await self.tasks.cancel_all()
         await self.registry.remove(self)
 
