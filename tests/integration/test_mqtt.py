@@ -1,7 +1,9 @@
 """MQTT 3.1.1 over WebSocket (PROTOCOL section 4.3) with the stock clients, Paho and MQTT.js, on two instances."""
 
+import asyncio
 import json
 import queue
+import random
 import subprocess
 import uuid
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from websockets.exceptions import ConnectionClosed
 
 from .harness import connect_ws, expect_close
 from .test_fanout import create_request, report
@@ -225,3 +228,60 @@ async def test_a_packet_before_connect_and_a_publish_close_cleanly_never_1011(se
         assert await ws.recv() == bytes([0x20, 2, 0, 0])
         await ws.send(bytes([0x30, 5, 0, 1]) + b"tx!")
         assert await expect_close(ws) == 1008
+
+
+FUZZ_SOCKETS = 40
+FUZZ_BATCH = 10
+CLEAN_CLOSE_CODES = {1000, 1002, 1003, 1008, 1009, 4401, 4408}
+HOSTILE_PIECES = [
+    bytes((0x82, 0xFF, 0xFF, 0xFF, 0xFF, 0x01)),
+    bytes((0x10, 12, 0, 4)) + b"MQTT" + bytes((3, 2, 0, 0, 0, 0)),
+    bytes((0x82, 6, 0, 1, 0, 1)) + b"\x00" + b"\x01",
+    bytes((0x82, 7, 0, 1, 0, 2)) + b"\xed\xa0" + b"\x01",
+    bytes((0xC0, 0)),
+    bytes((0x32, 5, 0, 1)) + b"x\x00\x01",
+    bytes((0x20, 2, 0, 0)),
+    bytes((0xF0, 0)),
+    bytes((0x82, 0xFF, 0xFF, 0x7F)),
+]
+VALID_CONNECT = bytes((0x10, 12, 0, 4)) + b"MQTT" + bytes((4, 2, 0, 0, 0, 0))
+
+
+async def _hostile_socket(service, cookie: str, rng) -> int | None:
+    """Send random hostile bytes over one socket; return its close code (None: still open, closed by us)."""
+    headers = {"Cookie": cookie}
+    async with connect_ws(service.a, "/mqtt", subprotocols=["mqtt"], headers=headers) as ws:
+        chunks = [VALID_CONNECT] if rng.random() < 0.5 else []
+        for _ in range(rng.randint(1, 4)):
+            piece = rng.choice(HOSTILE_PIECES) if rng.random() < 0.6 else rng.randbytes(rng.randint(1, 40))
+            chunks.append(piece)
+        for chunk in chunks:
+            try:
+                await ws.send(chunk)
+            except ConnectionClosed:
+                break
+        try:
+            return await expect_close(ws, timeout=2.0)
+        except AssertionError:
+            return None
+
+
+async def test_hostile_bytes_on_real_sockets_close_cleanly_and_stall_no_other_socket(service):
+    """40 sockets of random hostile bytes: each closes with MQTT's clean codes or stays usable, never 1011;
+    meanwhile a Paho subscriber on the same instance keeps getting its events."""
+    rng = random.Random(4043)
+    watcher = Paho(service.a, ticket=ticket_of(service, "ada"))
+    watcher.connect()
+    watcher.subscribe(("notify/me/events", 1))
+    cookie = service.session("bob").cookie_header()
+    codes = []
+    for _ in range(FUZZ_SOCKETS // FUZZ_BATCH):
+        codes += await asyncio.gather(*(_hostile_socket(service, cookie, rng) for _ in range(FUZZ_BATCH)))
+    closed = [code for code in codes if code is not None]
+    assert closed and set(closed) <= CLEAN_CLOSE_CODES, codes
+    with service.publisher(service.b) as publisher:
+        create_request(publisher, "ada", "Still served")
+    (message,) = watcher.receive(1)
+    assert json.loads(message.payload)["request"]["title"] == "Still served"
+    watcher.stop()
+    assert "socket failed" not in service.a.log_tail(2000)
