@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 CLOSE_REASONS = {
     1000: "normal closure",
     1001: "going away",
+    1002: "Broken framing.",
     1009: "frame too big",
     1011: "internal error",
     4000: "session ended",
