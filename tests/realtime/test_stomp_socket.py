@@ -1,5 +1,6 @@
 """The STOMP adapter (PROTOCOL section 4.1) through channels' WebsocketCommunicator: the fine-grained frame cases."""
 
+import asyncio
 import json
 
 import pytest
@@ -187,3 +188,43 @@ async def test_the_notifications_endpoint_speaks_stomp_when_a_stomp_subprotocol_
     await communicator.disconnect()
     _, accepted, _ = await open_socket(cookie, subprotocols=["v10.stomp"])
     assert not accepted
+
+
+async def test_subscriptions_with_their_own_cursors_get_each_event_once_in_order_while_live_events_flow(hub):
+    """Two subscriptions replay from different cursors while events are published: each gets its selection once.
+
+    Live events that arrive during a replay are held and sent after it, never
+    twice; the RECEIPT comes after the replay.
+    """
+    user = await make_user("ada")
+    for _ in range(5):
+        await publish(user)  # 10 events: queued, processing
+    client, answer = await connected(user)
+    middle = Cursor(0, 4).encode()
+    publishing = asyncio.ensure_future(publish_many(user, 5))
+    await client.send(frame("SUBSCRIBE", {"id": "all", "destination": "/user/queue/notifications", "cursor": "0" * 24}))
+    await client.send(
+        frame("SUBSCRIBE", {"id": "req", "destination": "/user/queue/requests", "cursor": middle, "receipt": "r"})
+    )
+    await publishing
+    seen: dict[str, list[str]] = {"all": [], "req": []}
+    receipts = []
+    while len(seen["all"]) < 20 or len(seen["req"]) < 16:
+        item = await client.next()
+        if item.command == "RECEIPT":
+            receipts.append(len(seen["req"]))
+            continue
+        assert item.command == "MESSAGE", item
+        seen[item.get("subscription")].append(item.get("cursor"))
+    assert await client.communicator.receive_nothing(timeout=0.3)
+    for cursors in seen.values():
+        assert cursors == sorted(set(cursors)), cursors
+    assert [Cursor.decode(c).own for c in seen["all"]] == list(range(1, 21))
+    assert [Cursor.decode(c).own for c in seen["req"]] == list(range(5, 21))
+    assert receipts and receipts[0] >= 6  # the replay of req (at least seqs 5..10) came before its RECEIPT
+    await client.communicator.disconnect()
+
+
+async def publish_many(user, count: int) -> None:
+    for _ in range(count):
+        await publish(user)
