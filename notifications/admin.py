@@ -6,6 +6,8 @@ admin reaches open pages live. Stored events are never edited or deleted
 here: their sequences must stay gapless.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -24,6 +26,7 @@ from notifications.models import (
     TrackedRequest,
 )
 from notifications.store import actions, presence, service_tokens
+from notifications.store.outbox import BAD_PAYLOAD_ERRORS
 
 # --- requests ----------------------------------------------------------------------------
 
@@ -171,10 +174,34 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ("id", "user__username")
     list_select_related = ("user",)
 
+    fields = (
+        "position",
+        "id",
+        "kind",
+        "user",
+        "seq",
+        "request",
+        "payload_as_json",
+        "created_at",
+        "fanned_out_at",
+        "fanout_attempts",
+        "fanout_claimed_until",
+        "fanout_failed_at",
+        "fanout_error",
+    )
+    readonly_fields = fields
+
     def get_queryset(self, request):
-        """Leave payloads out of the list: one the outbox gave up on may not even load (fanout_error says why)."""
-        queryset = super().get_queryset(request)
-        return queryset.defer("payload") if request.resolver_match.url_name.endswith("changelist") else queryset
+        """Leave payloads out until shown: one the outbox gave up on may not even load (fanout_error says why)."""
+        return super().get_queryset(request).defer("payload")
+
+    @admin.display(description="payload")
+    def payload_as_json(self, obj: Event) -> str:
+        """Show the payload as ASCII JSON, or why it cannot be shown (a poison event's may not load or encode)."""
+        try:
+            return json.dumps(obj.payload, ensure_ascii=True, allow_nan=False)
+        except BAD_PAYLOAD_ERRORS as exc:
+            return f"(cannot be shown: {exc.__class__.__name__})"
 
 
 # --- announcements -----------------------------------------------------------------------

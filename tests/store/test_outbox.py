@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from django.urls import reverse
 from prometheus_client import REGISTRY
 
@@ -117,3 +118,17 @@ def test_the_admin_lists_an_event_given_up_on_under_failed_with_its_error(events
     assert "payload cannot be loaded" in response.content.decode()
     stored = admin_client.get(url + "?delivery=stored")
     assert events[1].position not in stored.context["cl"].result_list.values_list("position", flat=True)
+
+
+@pytest.mark.parametrize("text", [poison.TOO_DEEP, poison.UNLOADABLE_NUMBER, poison.UNENCODABLE["sqlite"]])
+def test_the_admin_page_of_a_poison_event_shows_why_instead_of_failing(events, admin_client, text):
+    """An operator opens the event the outbox gave up on: its fields and error show; the payload says it can't."""
+    try:
+        force_payload(events[1], text)
+    except DatabaseError:
+        pytest.skip("this database refuses that payload")
+    sweep_once()
+    page = admin_client.get(reverse("admin:notifications_event_change", args=[events[1].position]))
+    assert page.status_code == 200
+    assert "payload cannot be" in page.content.decode()
+    assert "(cannot be shown" in page.content.decode() or "\\ud800" in page.content.decode()
