@@ -94,6 +94,7 @@ class MqttSocketConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self._closed = self._connack_sent = False
         self._connect: packets.Connect | None = None
+        self._connect_timer: asyncio.TimerHandle | None = None
         self._persistent = False
         self._flush_lock = asyncio.Lock()
         offered = self.scope.get("subprotocols") or []
@@ -117,7 +118,8 @@ class MqttSocketConsumer(AsyncWebsocketConsumer):
         if self.session is None:
             return
         self._closed = True
-        self._connect_timer.cancel()
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
         await self.session.end(code)
         await self._flush(final=True)
 
