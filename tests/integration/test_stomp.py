@@ -451,3 +451,40 @@ def test_stompjs_sees_error_then_4401_without_authentication(service):
     lines = run_node("stomp_refused.mjs", url, service.a.origin)
     assert {"frame": "ERROR", "message": "not authenticated"} in lines, lines
     assert {"closed": 4401} in lines, lines
+
+
+def stompjs_closes(service: Service, session: UserSession, mode: str) -> subprocess.Popen:
+    url = "ws" + service.a.origin.removeprefix("http") + STOMP_PATH
+    return subprocess.Popen(
+        ["node", str(CLIENTS / "stomp_closes.mjs"), url, service.a.origin, session.cookie_header(), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def lines_of(process: subprocess.Popen, timeout: float = 40.0) -> list[dict]:
+    out, _ = process.communicate(timeout=timeout)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize(
+    ("mode", "message", "code"), [("oversize", "frame too large", 1009), ("flood", "too many frames", 4429)]
+)
+def test_stompjs_sees_error_then_the_close_of_its_limit(service, mode, message, code):
+    """stompjs 7: a SEND over 64 KiB gets ERROR and 1009; 200 SUBSCRIBE/UNSUBSCRIBE at once get ERROR and 4429."""
+    lines = lines_of(stompjs_closes(service, service.session("fay"), mode))
+    assert lines == [{"frame": "CONNECTED"}, {"frame": "ERROR", "message": message}, {"closed": code}], lines
+
+
+def test_stompjs_sees_error_then_4000_on_logout(service):
+    """stompjs 7: signing out of the session its socket was opened with gets ERROR `session ended`, close 4000."""
+    gus = service.session("gus")
+    process = stompjs_closes(service, gus, "wait")
+    try:
+        assert json.loads(process.stdout.readline()) == {"frame": "CONNECTED"}
+        assert gus.logout().status_code in (200, 302)
+        lines = lines_of(process)
+    finally:
+        process.kill()
+    assert lines == [{"frame": "ERROR", "message": "session ended"}, {"closed": 4000}], lines
