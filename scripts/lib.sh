@@ -25,7 +25,12 @@ ensure_venv() {
     local python
     python=$(find_python) || die "Python 3.11 or newer is needed (python3.11 not found)."
     log "Creating $VENV with $python"
-    "$python" -m venv "$VENV"
+    if ! "$python" -m venv "$VENV"; then
+        # Debian ships venv's ensurepip separately.
+        rm -rf "$VENV"
+        apt_install python3-venv
+        "$python" -m venv "$VENV"
+    fi
     "$PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || log "WARNING: could not upgrade pip; continuing with the bundled one."
 }
 
