@@ -10,7 +10,6 @@ gets its ERROR. See docs/stomp.md.
 
 import asyncio
 import logging
-import time
 import uuid
 from urllib.parse import urlencode
 
@@ -23,7 +22,7 @@ from notifications import conf
 from notifications.errors import FrameError, RateLimited
 from notifications.models import TrackedRequest
 from notifications.protocol import frames
-from notifications.protocol.cursors import Cursor, InvalidCursor
+from notifications.protocol.cursors import Cursor
 from notifications.protocol.stomp import server_frames
 from notifications.protocol.stomp.decoder import StompDecoder
 from notifications.protocol.stomp.errors import BadHeader, MalformedFrame, StompError
@@ -34,12 +33,14 @@ from notifications.protocol.stomp.negotiation import (
     negotiate_heart_beat,
     negotiate_version,
 )
+from notifications.realtime.adapters.stomp_heartbeats import HeartBeats
 from notifications.realtime.adapters.stomp_subscriptions import (
     ACK_MODES,
     MAX_SUBSCRIPTIONS,
     Delivered,
     Refused,
     Subscription,
+    cursor_of,
     selection_for,
 )
 from notifications.realtime.authentication import Identity, ticket_of
@@ -63,8 +64,6 @@ ERROR_MESSAGES = {
     1011: "internal error",
     CLOSE_HEART_BEAT_MISSED: "heart-beat missed",
 }
-# A client silent for this many of its negotiated heart-beat periods is closed.
-HEART_BEAT_TOLERANCE = 2.0
 CONNECT_TIMEOUT_SECS = 10.0
 # Heart-beats and ACKs are not counted by the rate limit (an ACK is served one at a time).
 UNCOUNTED = frozenset({"", "ACK", "NACK"})
@@ -109,7 +108,7 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
             return
         self.version = "1.2"
         self.decoder = StompDecoder(conf.max_frame_bytes())
-        self.last_received = self.last_sent = time.monotonic()
+        self.heart_beats = HeartBeats(lambda: self._send_frame(server_frames.heartbeat), self._heart_beat_missed)
         self.session = Session(self, self.scope, self.protocol_name)
         await self.session.authenticate()
         await self.accept(self.subprotocol)
@@ -134,7 +133,7 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
             return
         data = text_data if text_data is not None else (bytes_data or b"")
         size = len(data.encode("utf-8", "surrogatepass")) if text_data is not None else len(data)
-        self.last_received = time.monotonic()
+        self.heart_beats.received()
         if size > conf.max_frame_bytes():
             self.session.refused("too_big", size=size)
             await self.close(1009)
@@ -188,10 +187,7 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
         await self.session.start()
         if not self.session.is_open:
             return
-        if self.sends_ms:
-            self.tasks.spawn(self._send_heart_beats(), "heart-beats out")
-        if self.expects_ms:
-            self.tasks.spawn(self._watch_heart_beats(), "heart-beats in")
+        self.heart_beats.start(self.tasks, self.sends_ms, self.expects_ms)
         # Live from the head at once: STOMP has no `resume`, each SUBSCRIBE brings its own cursor.
         self.session.do_resume(self.session.delivery.position, None)
 
@@ -210,7 +206,7 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
         self.subscriptions[subscription.id] = subscription
         cursor = frame.get("cursor")
         if cursor is not None:
-            await self._replay(subscription, self._cursor_of(cursor))
+            await self._replay(subscription, cursor_of(cursor))
         await self._send_receipt(frame)
 
     async def _subscription_of(self, frame: StompFrame) -> Subscription:
@@ -233,13 +229,6 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _owns_request(self, request_id: str) -> bool:
         return TrackedRequest.objects.filter(id=request_id, owner_id=self.session.user_id).exists()
-
-    @staticmethod
-    def _cursor_of(value: str) -> Cursor:
-        try:
-            return Cursor.decode(value)
-        except InvalidCursor:
-            raise BadHeader(f"cursor {value[:40]!r} is not a cursor this server issued") from None
 
     async def _replay(self, subscription: Subscription, cursor: Cursor) -> None:
         """Send the subscription's events after `cursor` from the database, then the live ones held meanwhile."""
@@ -318,24 +307,9 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
 
     # --- heart-beats ---------------------------------------------------------------------
 
-    async def _send_heart_beats(self) -> None:
-        period = self.sends_ms / 1000
-        while not self._closed:
-            idle = time.monotonic() - self.last_sent
-            if idle >= period:
-                await self._send_frame(server_frames.heartbeat)
-                idle = 0.0
-            await asyncio.sleep(period - idle)
-
-    async def _watch_heart_beats(self) -> None:
-        allowed = self.expects_ms / 1000 * HEART_BEAT_TOLERANCE
-        while not self._closed:
-            silent = time.monotonic() - self.last_received
-            if silent >= allowed:
-                self.session.refused("heart_beat_missed")
-                await self.close(CLOSE_HEART_BEAT_MISSED)
-                return
-            await asyncio.sleep(allowed - silent)
+    async def _heart_beat_missed(self) -> None:
+        self.session.refused("heart_beat_missed")
+        await self.close(CLOSE_HEART_BEAT_MISSED)
 
     def _fail_soon(self) -> None:
         if self.session is not None and not self._closed:
@@ -402,7 +376,7 @@ class StompSocketConsumer(AsyncWebsocketConsumer):
     async def _send_frame(self, frame: StompFrame) -> None:
         if self._closed:
             return
-        self.last_sent = time.monotonic()
+        self.heart_beats.sent()
         await self.send(text_data=encode(frame, self.version).decode("utf-8"))
 
     async def close(self, code=None, reason=None, *, announced: bool = False) -> None:

@@ -15,8 +15,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
-from notifications.protocol.cursors import Cursor
-from notifications.protocol.stomp.errors import StompError
+from notifications.protocol.cursors import Cursor, InvalidCursor
+from notifications.protocol.stomp.errors import BadHeader, StompError
 
 ACK_MODES = ("auto", "client", "client-individual")
 MAX_SUBSCRIPTIONS = 32
@@ -49,6 +49,14 @@ class Selection:
         if self.kind is not None and event.get("kind") != self.kind:
             return False
         return self.request_id is None or (event.get("request") or {}).get("id") == self.request_id
+
+
+def cursor_of(value: str) -> Cursor:
+    """Return the cursor of a SUBSCRIBE's `cursor` header; raise BadHeader for one this server did not issue."""
+    try:
+        return Cursor.decode(value)
+    except InvalidCursor:
+        raise BadHeader(f"cursor {value[:40]!r} is not a cursor this server issued") from None
 
 
 def selection_for(destination: str) -> Selection:
