@@ -224,6 +224,21 @@ def test_stomp_py_ack_marks_the_events_read(service):
     conn.disconnect()
 
 
+def test_stomp_py_authenticates_with_a_ticket_as_passcode(service):
+    """stomp.py with no cookie and a REST ticket as `passcode` connects as the ticket's user and gets its events."""
+    ticket = service.session("eve").post_json("/api/v1/ws-tickets/").json()["ticket"]
+    host, port = service.a.origin.removeprefix("http://").split(":")
+    conn = stomp.WSStompConnection([(host, int(port))], ws_path=STOMP_PATH, reconnect_attempts_max=1)
+    got = Collector()
+    conn.set_listener("collector", got)
+    conn.connect("ignored", ticket, wait=True, headers={"accept-version": "1.2"})
+    conn.subscribe("/user/queue/requests", "s", headers={"receipt": "r"})
+    assert got.next()[:2] == ("RECEIPT", {"receipt-id": "r"})
+    service.create_request("eve", "By ticket")
+    assert [body["request"]["title"] for _, body in got.messages(1)] == ["By ticket"]
+    conn.disconnect()
+
+
 # --- raw sockets: refusals and close codes ----------------------------------------------------
 
 
