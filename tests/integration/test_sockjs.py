@@ -235,3 +235,47 @@ def test_stompjs_over_sockjs_client_subscribes_and_gets_a_live_event(service, tr
     message = lines[2]
     assert message["destination"] == "/user/queue/notifications"
     assert message["body"]["type"] == "event" and message["body"]["request"]["title"] == f"STOMP over {transports}"
+
+
+def median_secs(timed) -> float:
+    samples = []
+    for _ in range(15):
+        started = time.monotonic()
+        timed()
+        samples.append(time.monotonic() - started)
+    return sorted(samples)[len(samples) // 2]
+
+
+def test_a_relayed_request_costs_a_few_milliseconds_more_than_a_local_one(service):
+    """xhr_send and a poll of a session held by A, sent to B: the relay adds little (medians printed)."""
+    session = RawSockJs(service.session("ada").cookie_header())
+    assert session.poll(service.a).text == "o\n"
+    session.messages(service.a, 1)
+    ping = json.dumps({"type": "ping", "ts": 1})
+
+    def send_then_poll(instance):
+        def timed():
+            assert session.send(instance, ping).status_code == 204
+            assert session.poll(instance).text.startswith("a[")
+
+        return timed
+
+    local, relayed = median_secs(send_then_poll(service.a)), median_secs(send_then_poll(service.b))
+    opened = median_secs(lambda: RawSockJs(session.headers["Cookie"]).poll(service.a))
+    print(
+        f"\nsend+poll local {local * 1000:.1f} ms, relayed {relayed * 1000:.1f} ms; new session {opened * 1000:.0f} ms"
+    )
+    assert relayed < local + 0.1
+
+
+def test_logout_through_the_other_instance_closes_the_session_with_4000(service):
+    """Signing out through B ends ada's SockJS session held by A: the next poll, on B, gets c[4000]."""
+    user = service.session("ada", service.b)
+    session = RawSockJs(user.cookie_header())
+    assert session.poll(service.a).text == "o\n"
+    session.messages(service.a, 1)
+    assert user.logout().status_code in (200, 302)
+    deadline = time.monotonic() + 10
+    while (frame := session.poll(service.b).text) == "h\n":
+        assert time.monotonic() < deadline
+    assert frame == 'c[4000,"session ended"]\n'

@@ -18,6 +18,7 @@ from channels.auth import AuthMiddlewareStack
 
 from notifications.protocol import sockjs
 from notifications.realtime.authentication import ticket_of
+from notifications.realtime.layer import LayerUnavailable
 from notifications.realtime.origins import is_allowed_origin
 from notifications.realtime.sockjs.endpoints import Endpoint, available
 from notifications.realtime.sockjs.relay import Credential, NotHeld, relay, ticket_digest
@@ -220,7 +221,10 @@ class SockJsHttp:
                     receive, self.relayed(endpoint, session_id, transport, credential, response)
                 )
             except NotHeld:
-                session = await registry().create(endpoint, session_id, scope)
+                try:
+                    session = await registry().create(endpoint, session_id, scope)
+                except LayerUnavailable:  # other instances could not reach it: refuse rather than strand it
+                    return await response.simple(503, "Service unavailable")
         elif not session.admits(credential):
             return await response.simple(403, "Forbidden")
         await response.start(200, transport.content_type)

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 REQUEST = "sockjs.request"
 REPLY = "sockjs.reply"
-FIRST_REPLY_SECS = 0.5
+FIRST_REPLY_SECS = 0.25
 # A reply stream that stays silent this much longer than a heartbeat period has lost its owner.
 SILENCE_MARGIN_SECS = 10.0
 
@@ -119,6 +119,7 @@ class Relay:
         **fields,
     ) -> AsyncIterator[dict]:
         """Send one request to the session's owner and yield its replies until `done`; raise NotHeld if none."""
+        self.install()  # the replies are routed here
         hub = await Hub.ensure_started()
         if not hub.link.is_rabbitmq:  # the in-process layer has one instance: nobody else holds it
             raise NotHeld()

@@ -16,6 +16,7 @@ from django.conf import settings
 from notifications.protocol import sockjs
 from notifications.realtime.authentication import ticket_of
 from notifications.realtime.hub import Hub
+from notifications.realtime.layer import LayerUnavailable
 from notifications.realtime.sockjs.bridge import reason_of
 from notifications.realtime.sockjs.endpoints import Endpoint, available
 from notifications.realtime.sockjs.relay import Credential, RemoteReceiver, relay, reply_message, session_group
@@ -72,8 +73,8 @@ class SockJsSession:
 
     def admits(self, credential: Credential) -> bool:
         """Return whether a later request may act on this session: the opening ticket again, or the same user."""
-        if self.user_id is None:
-            return True  # not authenticated: it only ever answers its close frame
+        if self.user_id is None or self.close_frame is not None:
+            return True  # not authenticated, or closed: it only answers its close frame (say, after a logout)
         if credential.ticket_digest is not None and credential.ticket_digest == self.ticket_digest:
             return True
         return credential.user_id == self.user_id
@@ -209,7 +210,11 @@ class Registry:
         session = self.sessions[key] = SockJsSession(endpoint, session_id, scope, self)
         hub = await Hub.ensure_started()
         if hub.link.is_rabbitmq:
-            await hub.bind_group(session_group(endpoint.name, session_id))
+            try:
+                await hub.bind_group(session_group(endpoint.name, session_id))
+            except LayerUnavailable:
+                del self.sessions[key]
+                raise
         await session.open()
         return session
 
