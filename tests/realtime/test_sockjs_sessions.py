@@ -111,3 +111,44 @@ async def test_a_foreign_origin_is_refused_on_every_http_request(hub):
     assert (await request(path + "/xhr", cookie, origin=b"http://evil.example"))[0] == 403
     assert (await request("/sockjs/notifications/info", cookie, method="GET", origin=b"http://evil.example"))[0] == 403
     assert await request(path + "/xhr", cookie, origin=ORIGIN) == (200, "o\n")
+
+
+async def test_bad_input_inside_a_message_gets_the_protocols_error_frame(hub):
+    """A message with a lone surrogate, a NUL or a non-finite number is refused with a `bad_request` error frame."""
+    cookie = await session_cookie(await make_user("ada"))
+    path = session_path()
+    await request(path + "/xhr", cookie)
+    await poll_messages(path, cookie)
+    bodies = [
+        b'["\\ud800"]',
+        b'["{\\"type\\":\\"ping\\",\\"ts\\":\\"\\\\ud800\\"}"]',
+        b'["{\\"type\\":\\"ping\\",\\"ts\\":\\"\\\\u0000\\"}"]',
+        b'["{\\"type\\":\\"ping\\",\\"ts\\":NaN}"]',
+    ]
+    for body in bodies:
+        assert await request(path + "/xhr_send", cookie, body=body) == (204, "")
+        (error,) = await poll_messages(path, cookie)
+        assert error["type"] == "error" and error["code"] == "bad_request", (body, error)
+
+
+async def test_an_unexpected_error_in_one_session_closes_it_with_1011_and_others_go_on(hub, monkeypatch):
+    """A failing handler ends its session with c[1011,"internal error"]; another session still answers."""
+    from notifications.realtime.adapters.json_socket import JsonSocketConsumer
+
+    cookie = await session_cookie(await make_user("ada"))
+    failing, healthy = session_path(), session_path()
+    for path in (failing, healthy):
+        await request(path + "/xhr", cookie)
+        await poll_messages(path, cookie)
+    real_on_ping = JsonSocketConsumer.on_ping
+
+    async def on_ping(self, frame):
+        if frame.fields["ts"] == "boom":
+            raise RuntimeError("handler bug")
+        await real_on_ping(self, frame)
+
+    monkeypatch.setattr(JsonSocketConsumer, "on_ping", on_ping)
+    assert await request(failing + "/xhr_send", cookie, body=b'["{\\"type\\":\\"ping\\",\\"ts\\":\\"boom\\"}"]')
+    assert await request(failing + "/xhr", cookie) == (200, 'c[1011,"internal error"]\n')
+    assert await request(healthy + "/xhr_send", cookie, body=b'["{\\"type\\":\\"ping\\",\\"ts\\":2}"]') == (204, "")
+    assert await poll_messages(healthy, cookie) == [{"type": "pong", "ts": 2}]

@@ -226,10 +226,6 @@ class Registry:
             if hub is not None and hub.link.is_rabbitmq:
                 await hub.unbind_group(session_group(*key))
 
-    async def close_all(self) -> None:
-        for session in list(self.sessions.values()):
-            await session.close_by_server(CLOSE_CLIENT_GONE)
-
     # --- requests relayed from other instances --------------------------------------------------------
 
     async def serve_relayed(self, message: dict) -> None:
