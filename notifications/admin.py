@@ -24,6 +24,7 @@ from notifications.models import (
     ServiceClient,
     StreamHead,
     TrackedRequest,
+    UnreadablePayload,
 )
 from notifications.store import actions, presence, service_tokens
 from notifications.store.outbox import BAD_PAYLOAD_ERRORS
@@ -198,6 +199,8 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description="payload")
     def payload_as_json(self, obj: Event) -> str:
         """Show the payload as ASCII JSON, or why it cannot be shown (a poison event's may not load or encode)."""
+        if isinstance(obj.payload, UnreadablePayload):
+            return f"(cannot be shown: {obj.payload.reason})"
         try:
             return json.dumps(obj.payload, ensure_ascii=True, allow_nan=False)
         except BAD_PAYLOAD_ERRORS as exc:

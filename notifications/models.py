@@ -21,6 +21,36 @@ from django.utils.functional import cached_property
 from notifications.protocol import frames
 
 
+class UnreadablePayload(dict):
+    """A stored payload Python cannot load back (written past every check); empty, with the reason."""
+
+    def __init__(self, reason: str):
+        super().__init__()
+        self.reason = reason
+
+
+class PayloadField(models.JSONField):
+    """A JSONField whose unloadable rows load as `UnreadablePayload` instead of failing the whole query.
+
+    One row a broken writer stored (an integer of 5,000 digits, nesting past
+    the decoder's depth) must not make every read of its stream fail: the
+    outbox gives up on it, sockets skip it, REST answers the others.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        try:
+            loaded = super().from_db_value(value, expression, connection)
+        except (ValueError, RecursionError) as exc:
+            return UnreadablePayload(f"{exc.__class__.__name__}: {str(exc)[:120]}")
+        if value is not None and isinstance(value, str) and loaded is value:
+            return UnreadablePayload("not valid JSON")  # JSONField hands back the text it could not decode
+        return loaded
+
+    def deconstruct(self):
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs  # the column is a plain JSON one
+
+
 class RequestStatus(models.TextChoices):
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -84,7 +114,7 @@ class Event(models.Model):
     )
     seq = models.PositiveBigIntegerField(help_text="Position in the user's or the announcement sequence.")
     request = models.ForeignKey(TrackedRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
-    payload = models.JSONField(help_text="The event as clients receive it, less the cursor.")
+    payload = PayloadField(help_text="The event as clients receive it, less the cursor.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Outbox state: null until a server instance handed it to the channel layer.
     fanned_out_at = models.DateTimeField(null=True, blank=True)
@@ -113,7 +143,12 @@ class Event(models.Model):
 
     @cached_property
     def encoded_payload(self) -> str:
-        """The payload as JSON, encoded once: stored as is, carried by the layer, completed per socket."""
+        """The payload as JSON, encoded once: stored as is, carried by the layer, completed per socket.
+
+        Raises ValueError for a payload that could not be loaded from its row.
+        """
+        if isinstance(self.payload, UnreadablePayload):
+            raise ValueError(f"the stored payload cannot be loaded ({self.payload.reason})")
         return frames.encode_payload(self.payload)
 
     @property

@@ -14,7 +14,7 @@ from rest_framework.exceptions import PermissionDenied
 from notifications import conf
 from notifications.api.parsers import as_validation_error
 from notifications.api.permissions import is_service
-from notifications.models import AnnouncementLevel, Event, EventKind, RequestStatus, TrackedRequest
+from notifications.models import AnnouncementLevel, Event, EventKind, RequestStatus, TrackedRequest, UnreadablePayload
 from notifications.protocol import jsonsafe
 
 logger = logging.getLogger(__name__)
@@ -159,6 +159,9 @@ class StoredEventSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=AnnouncementLevel.choices, required=False, help_text="For announcements.")
 
     def to_representation(self, event: Event) -> dict:
+        if isinstance(event.payload, UnreadablePayload):
+            logger.warning("event %s has a payload that cannot be loaded; answered without it", event.id)
+            return {"id": str(event.id), "kind": event.kind, "created_at": event.created_at.isoformat()}
         try:
             jsonsafe.check(event.payload)
         except jsonsafe.UnsafeJSON as exc:

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications import conf
-from notifications.models import Event
+from notifications.models import Event, UnreadablePayload
 from notifications.ops import metrics
 from notifications.protocol import jsonsafe
 
@@ -56,18 +56,12 @@ def _pending():
 
 
 def _load(positions: list[int]) -> list[Event]:
-    """Return the events at these positions, in order; one whose payload does not decode is given up on."""
-    try:
-        return list(Event.objects.filter(pk__in=positions).order_by("position"))
-    except BAD_PAYLOAD_ERRORS:
-        pass
-    events = []
-    for position in positions:
-        try:
-            events.extend(Event.objects.filter(pk=position))
-        except BAD_PAYLOAD_ERRORS as exc:
-            record_failed_attempts([position], f"payload cannot be loaded: {_describe(exc)}", final=True)
-    return events
+    """Return the events at these positions, in order; one whose payload does not load is given up on."""
+    events = list(Event.objects.filter(pk__in=positions).order_by("position"))
+    unreadable = [event for event in events if isinstance(event.payload, UnreadablePayload)]
+    for event in unreadable:
+        record_failed_attempts([event.position], f"payload cannot be loaded: {event.payload.reason}", final=True)
+    return [event for event in events if not isinstance(event.payload, UnreadablePayload)]
 
 
 def check_sendable(event: Event) -> None:
