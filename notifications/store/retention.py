@@ -10,7 +10,7 @@ that died. Every step is one or a few short transactions, safe while serving.
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from notifications import conf
@@ -25,14 +25,15 @@ def prune_expired_events(now=None, batch: int = PRUNE_BATCH) -> int:
 
     Safe while serving and when run on a schedule: each batch moves its
     streams' history start in the same transaction that deletes the rows.
-    Events still waiting in the outbox are kept.
+    Events still waiting in the outbox are kept; those it gave up on go too.
     """
     cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
     deleted = 0
     while True:
         with transaction.atomic():
             positions = list(
-                Event.objects.filter(created_at__lt=cutoff, fanned_out_at__isnull=False)
+                Event.objects.filter(created_at__lt=cutoff)
+                .filter(Q(fanned_out_at__isnull=False) | Q(fanout_failed_at__isnull=False))
                 .order_by("position")
                 .values_list("position", flat=True)[:batch]
             )

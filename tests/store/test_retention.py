@@ -45,6 +45,15 @@ def test_pending_events_are_never_pruned(ada, settings):
     assert prune_expired_events() == 0
 
 
+def test_events_the_outbox_gave_up_on_are_pruned_with_the_history(ada):
+    """A failed event is never sent again, so it ages out like a delivered one instead of staying forever."""
+    _, event = actions.do_create_request(ada, "Poison")
+    Event.objects.filter(pk=event.pk).update(
+        created_at=timezone.now() - timedelta(days=30), fanout_failed_at=timezone.now()
+    )
+    assert prune_expired_events() == 1
+
+
 def test_the_command_reports_what_it_deleted(ada, capsys):
     """`manage.py prune_events` prints the number of deleted events."""
     _, event = actions.do_create_request(ada, "Old")
@@ -77,7 +86,13 @@ def test_prune_also_drops_expired_tickets_old_idempotency_answers_and_dead_insta
             last_activity=seen,
             last_seen=seen,
         )
-    assert prune_all() == {"events": 0, "tickets": 1, "idempotency records": 1, "stale presence rows": 1, "stale MQTT sessions": 0}
+    assert prune_all() == {
+        "events": 0,
+        "tickets": 1,
+        "idempotency records": 1,
+        "stale presence rows": 1,
+        "stale MQTT sessions": 0,
+    }
     assert list(WebSocketTicket.objects.values_list("ticket_hash", flat=True)) == ["new"]
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
     assert list(Connection.objects.values_list("connection_id", flat=True)) == ["live"]
