@@ -6,7 +6,10 @@ it must be the site's own origin: the scheme the socket is served on (`ws` to
 header, whose host is in `ALLOWED_HOSTS`; or an entry of CSRF_TRUSTED_ORIGINS.
 A refused handshake gets HTTP 403 and never reaches the consumer. A
 handshake without Origin and cookie that carries a ticket or token passes
-(PROTOCOL section 1): it has no ambient credentials to hijack.
+(PROTOCOL section 1): it has no ambient credentials to hijack. So does one
+without Origin and cookie to a protocol that carries its ticket inside
+(STOMP's `passcode`, MQTT's password): it too can only authenticate with a
+ticket, and is closed with that protocol's refusal if it brings none.
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -16,8 +19,11 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from notifications import conf
+from notifications.realtime.adapters.stomp_socket import offers_stomp
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Endpoints whose protocol authenticates in its first frame (a ticket as STOMP passcode or MQTT password).
+IN_BAND_CREDENTIAL_PATHS = ("/ws/stomp/", "/mqtt")
 
 
 def normalize_origin(origin: str) -> str | None:
@@ -68,7 +74,16 @@ def is_credential_only_client(scope) -> bool:
     if _header(scope, b"origin") or _header(scope, b"cookie"):
         return False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return bool(query.get("ticket") or query.get("token")) or _header(scope, b"authorization").startswith("Bearer ")
+    if query.get("ticket") or query.get("token") or _header(scope, b"authorization").startswith("Bearer "):
+        return True
+    return carries_credentials_in_band(scope)
+
+
+def carries_credentials_in_band(scope) -> bool:
+    """Return whether the socket's protocol brings its ticket in its first frame (STOMP CONNECT, MQTT CONNECT)."""
+    if scope.get("path") in IN_BAND_CREDENTIAL_PATHS:
+        return True
+    return scope.get("path") == "/ws/notifications/" and offers_stomp(scope)
 
 
 class OriginValidator:

@@ -319,6 +319,18 @@ async def test_unauthenticated_gets_error_then_4401_and_a_ticket_in_passcode_aut
     await client.ws.close()
 
 
+async def test_a_client_without_origin_or_cookie_authenticates_with_a_passcode_ticket(service):
+    """A mobile client sends neither Origin nor cookie: let in at the handshake, it connects with its ticket."""
+    ticket = service.session("eve").post_json("/api/v1/ws-tickets/").json()["ticket"]
+    client = await raw(service, origin=None, connect=frame("CONNECT", {"accept-version": "1.2", "passcode": ticket}))
+    answer = await client.next()
+    assert (answer.command, answer.get("user-name")) == ("CONNECTED", "eve")
+    await client.ws.close()
+    refused = await raw(service, origin=None)
+    assert await refused.error_then_close() == ("not authenticated", 4401)
+    assert await handshake_status(service.a, "/ws/notifications/", origin=None) == 403  # JSON: no in-band ticket
+
+
 async def test_oversize_flooding_send_and_bad_destinations_get_error_then_their_close(service):
     """A frame over 64 KiB: 1009; flooding: 4429; SEND and an unknown destination: ERROR then close."""
     client = await connected(service, "fay")

@@ -80,3 +80,28 @@ def test_only_a_credential_without_origin_or_cookie_skips_the_origin_check(heade
     """No Origin is fine for a ticket or token holder sending no cookie; a cookie or any Origin is checked."""
     scope = {"type": "websocket", "headers": [(b"host", b"testserver"), *headers], "query_string": query}
     assert (origins.is_allowed_origin(scope) or origins.is_credential_only_client(scope)) is passes
+
+
+@pytest.mark.parametrize(
+    ("path", "subprotocols", "headers", "passes"),
+    [
+        ("/ws/stomp/", [], [], True),
+        ("/mqtt", ["mqtt"], [], True),
+        ("/ws/notifications/", ["v12.stomp"], [], True),
+        ("/ws/notifications/", [], [], False),
+        ("/ws/notifications/", ["notify.v1.json", "v12.stomp"], [], False),
+        ("/ws/stomp/", [], [(b"cookie", b"sessionid=x")], False),
+    ],
+)
+def test_a_protocol_with_its_ticket_in_its_first_frame_needs_no_origin_without_a_cookie(
+    path, subprotocols, headers, passes
+):
+    """STOMP (passcode) and MQTT (password) clients without Origin or cookie pass; with a cookie they are checked."""
+    scope = {
+        "type": "websocket",
+        "path": path,
+        "subprotocols": subprotocols,
+        "headers": [(b"host", b"testserver"), *headers],
+        "query_string": b"",
+    }
+    assert (origins.is_allowed_origin(scope) or origins.is_credential_only_client(scope)) is passes
