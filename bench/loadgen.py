@@ -2,12 +2,18 @@
 
     python -m bench.loadgen SPEC.json RESULT.json
 
-SPEC: {"clients": [{"url": ..., "origin": ...}], "protocol": "notify"|"naive",
-"expect": deliveries expected per client (0: hold idle), "timeout": seconds}.
-It connects every client, prints `READY <n>` on stdout, then records each
-delivery's id and latency (now minus the publish time the publisher put in
-the event) until every client has `expect` deliveries, `timeout` passes, or
-a line arrives on stdin. RESULT gets counts and latency percentiles.
+SPEC: {"clients": [{"url": ..., "origin": ..., "ticket": ...}], "protocol":
+"notify"|"stomp"|"mqtt"|"naive", "expect": deliveries expected per client
+(0: hold idle), "timeout": seconds, "qos": MQTT QoS to subscribe with (0)}.
+It connects every client (JSON: resumes from the welcome's cursor; STOMP:
+CONNECT with the ticket as passcode, SUBSCRIBE `/user/queue/notifications`
+with ack auto and a receipt; MQTT: CONNECT with the ticket as password,
+SUBSCRIBE `notify/me/#`), prints `READY <n>` on stdout, then records each
+delivery's id, cursor and latency (now minus the publish time the publisher
+put in the event) until every client has `expect` deliveries, `timeout`
+passes, or a line arrives on stdin. RESULT gets counts (lost, duplicated,
+out of order: a cursor not greater than the socket's previous one) and
+latency percentiles.
 """
 
 import asyncio
@@ -17,6 +23,8 @@ import threading
 import time
 
 from websockets.asyncio.client import connect
+
+from . import framing
 
 CONNECT_CONCURRENCY = 50
 
@@ -31,35 +39,142 @@ def publish_time(frame: dict) -> float | None:
 
 
 class Client:
-    def __init__(self, spec: dict, protocol: str):
+    """One socket of the load: opens in its protocol, then records every event object it reads."""
+
+    subprotocols: list[str] | None = None
+
+    def __init__(self, spec: dict, options: dict):
         self.spec = spec
-        self.protocol = protocol
+        self.options = options
         self.ids: list[str] = []
         self.latencies: list[float] = []
+        self.out_of_order = 0
+        self.last_cursor = ""
         self.ws = None
         self.last_at = 0.0
 
     async def open(self, gate: asyncio.Semaphore) -> None:
         async with gate:
-            self.ws = await connect(self.spec["url"], origin=self.spec.get("origin"), open_timeout=60, max_size=2**20)
-            if self.protocol == "notify":
-                welcome = json.loads(await self.ws.recv())
-                await self.ws.send(json.dumps({"type": "resume", "cursor": welcome["cursor"]}))
-                while json.loads(await self.ws.recv())["type"] != "replayed":
-                    pass
+            self.ws = await connect(
+                self.spec["url"],
+                origin=self.spec.get("origin"),
+                subprotocols=self.subprotocols,
+                open_timeout=60,
+                max_size=2**20,
+            )
+            await self.start()
+
+    async def start(self) -> None:
+        """Whatever the protocol needs before events may be published (resume, subscribe)."""
+
+    def events(self, raw) -> list[dict]:
+        """Return the event objects one WebSocket message carries."""
+        return [json.loads(raw)]
 
     async def read(self, expect: int) -> None:
         while len(self.ids) < expect:
             raw = await self.ws.recv()
             received = time.time()
-            frame = json.loads(raw)
-            if self.protocol == "notify" and frame.get("type") != "event":
-                continue
-            self.ids.append(str(frame["id"]))
-            self.last_at = received
-            sent = publish_time(frame)
-            if sent is not None:
-                self.latencies.append(received - sent)
+            for event in self.events(raw):
+                self.record(event, received)
+
+    def record(self, event: dict, received: float) -> None:
+        self.ids.append(str(event["id"]))
+        self.last_at = received
+        cursor = event.get("cursor")
+        if cursor is not None:  # cursors are fixed-width strings whose order is the stream's (PROTOCOL 1)
+            if cursor <= self.last_cursor:
+                self.out_of_order += 1
+            self.last_cursor = cursor
+        sent = publish_time(event)
+        if sent is not None:
+            self.latencies.append(received - sent)
+
+
+class NaiveClient(Client):
+    """The naive forwarder's socket: every message is one forwarded object."""
+
+
+class JsonClient(Client):
+    """Section 1: resume from the welcome's cursor, wait for `replayed`, then read `event` frames."""
+
+    async def start(self) -> None:
+        welcome = json.loads(await self.ws.recv())
+        await self.ws.send(json.dumps({"type": "resume", "cursor": welcome["cursor"]}))
+        while json.loads(await self.ws.recv())["type"] != "replayed":
+            pass
+
+    def events(self, raw) -> list[dict]:
+        frame = json.loads(raw)
+        return [frame] if frame.get("type") == "event" else []
+
+
+class StompClient(Client):
+    """Section 4.1: CONNECT with the ticket as passcode, SUBSCRIBE the whole stream, read MESSAGE bodies."""
+
+    subprotocols = framing.STOMP_SUBPROTOCOLS
+
+    async def start(self) -> None:
+        await self.ws.send(framing.stomp_connect(self.spec.get("ticket")))
+        await self._expect("CONNECTED")
+        await self.ws.send(framing.stomp_subscribe("0", receipt="subscribed"))
+        await self._expect("RECEIPT")
+
+    async def _expect(self, command: str) -> None:
+        while True:
+            for got, headers, body in framing.stomp_frames(await self.ws.recv()):
+                if got == command:
+                    return
+                raise RuntimeError(f"STOMP {got} instead of {command}: {headers} {body[:200]!r}")
+
+    def events(self, raw) -> list[dict]:
+        events = []
+        for command, headers, body in framing.stomp_frames(raw):
+            if command != "MESSAGE":
+                raise RuntimeError(f"STOMP {command} while reading events: {headers} {body[:200]!r}")
+            event = json.loads(body)
+            if headers.get("message-id") != event["id"] or headers.get("cursor") != event["cursor"]:
+                raise RuntimeError(f"MESSAGE headers do not match its event: {headers} {body[:200]!r}")
+            events.append(event)
+        return events
+
+
+class MqttClient(Client):
+    """Section 4.3: CONNECT (clean session) with the ticket as password, SUBSCRIBE `notify/me/#`, read PUBLISH."""
+
+    subprotocols = framing.MQTT_SUBPROTOCOLS
+
+    async def start(self) -> None:
+        self.reader = framing.MqttReader()
+        self.qos = int(self.options.get("qos", 0))
+        await self.ws.send(framing.mqtt_connect(self.spec["ticket"]))
+        [(kind, _, body)] = await self._packets()
+        if kind != framing.CONNACK or body[1] != 0:
+            raise RuntimeError(f"MQTT CONNACK refused: {kind} {body!r}")
+        await self.ws.send(framing.mqtt_subscribe(1, qos=self.qos))
+        [(kind, _, body)] = await self._packets()
+        if kind != framing.SUBACK or body[2] == framing.SUBSCRIPTION_FAILURE:
+            raise RuntimeError(f"MQTT SUBSCRIBE refused: {kind} {body!r}")
+
+    async def _packets(self) -> list:
+        while not (packets := self.reader.feed(await self.ws.recv())):
+            pass
+        return packets
+
+    async def read(self, expect: int) -> None:
+        while len(self.ids) < expect:
+            raw = await self.ws.recv()
+            received = time.time()
+            for kind, flags, body in self.reader.feed(raw):
+                if kind != framing.PUBLISH:
+                    continue
+                _, qos, packet_id, _, payload = framing.publish_parts(flags, body)
+                if qos:
+                    await self.ws.send(framing.mqtt_puback(packet_id))
+                self.record(json.loads(payload), received)
+
+
+CLIENTS = {"notify": JsonClient, "stomp": StompClient, "mqtt": MqttClient, "naive": NaiveClient}
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -84,7 +199,8 @@ async def wait_for_stop_line() -> None:
 
 async def main(spec_path: str, result_path: str) -> None:
     spec = json.load(open(spec_path))
-    clients = [Client(c, spec["protocol"]) for c in spec["clients"]]
+    kind = CLIENTS[spec["protocol"]]
+    clients = [kind(c, spec) for c in spec["clients"]]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     started = time.time()
     await asyncio.gather(*(c.open(gate) for c in clients))
@@ -93,6 +209,9 @@ async def main(spec_path: str, result_path: str) -> None:
     readers = asyncio.gather(*(c.read(spec["expect"]) for c in clients)) if spec["expect"] else None
     waiters = [asyncio.ensure_future(wait_for_stop_line())] + ([readers] if readers else [])
     await asyncio.wait(waiters, timeout=spec["timeout"], return_when=asyncio.FIRST_COMPLETED)
+    failure = None
+    if readers is not None and readers.done() and not readers.cancelled() and readers.exception() is not None:
+        failure = repr(readers.exception())
     latencies = [x for c in clients for x in c.latencies]
     received = sum(len(c.ids) for c in clients)
     unique = sum(len(set(c.ids)) for c in clients)
@@ -102,6 +221,7 @@ async def main(spec_path: str, result_path: str) -> None:
         "received": received,
         "unique": unique,
         "duplicated": received - unique,
+        "out_of_order": sum(c.out_of_order for c in clients),
         "expected": spec["expect"] * len(clients),
         "lost": max(0, spec["expect"] * len(clients) - unique) if spec["expect"] else 0,
         "latency_ms": {
@@ -109,6 +229,7 @@ async def main(spec_path: str, result_path: str) -> None:
             for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
         },
         "last_receipt": max((c.last_at for c in clients), default=0.0),
+        "failure": failure,
     }
     json.dump(result, open(result_path, "w"))
     await asyncio.wait([asyncio.ensure_future(c.ws.close()) for c in clients], timeout=30)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 COLUMNS = [
     "workload",
+    "protocol",
     "expected",
     "delivered",
     "lost",
     "duplicated",
+    "out_of_order",
     "per_sec",
     "p50",
     "p95",

@@ -4,12 +4,15 @@
     .venv/bin/python -m bench.run --write docs/benchmarks.md   # the table into the page, between its markers
     .venv/bin/python -m bench.run --short                  # smoke: small sizes, fails on any loss or duplicate
     .venv/bin/python -m bench.run --only W2 baselines      # a selection
+    .venv/bin/python -m bench.run --only W1 W1-stomp W1-mqtt W2 W2-stomp W2-mqtt   # W1, W2 over JSON, STOMP, MQTT
     .venv/bin/python -m bench.run --only W4 --profile var/profiles   # py-spy profiles of the instances
     .venv/bin/python -m bench.run --server uvicorn --only W1 W2 W3 W4  # the same app under uvicorn
 
 Needs RabbitMQ (127.0.0.1:5672), Redis (127.0.0.1:6379, for the channels_redis
 baseline) and PostgreSQL (BENCH_DATABASE_URL, default the local `test` server).
-Exits non-zero when our product lost or duplicated a delivery (never for speed).
+W1 and W2 run over JSON (`W1`, `W2`), STOMP (`W1-stomp`, `W2-stomp`) and MQTT
+(`W1-mqtt`, `W2-mqtt`); the rows say their protocol.
+Exits non-zero when our product lost, duplicated or reordered a delivery (never for speed).
 """
 
 import argparse
@@ -22,7 +25,7 @@ from pathlib import Path
 from . import report
 from .workloads import FULL, SHORT, Sizes, baseline_naive, baseline_redis, ours
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "baselines")
+WORKLOADS = ("W1", "W2", "W3", "W4", "baselines", "W1-stomp", "W2-stomp", "W1-mqtt", "W2-mqtt")
 
 
 async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | None, server: str) -> list[dict]:
@@ -37,8 +40,13 @@ async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | N
 
 
 def faulty_rows(rows: list[dict]) -> list[str]:
-    """Return the names of our rows (not the naive baseline's) that lost or duplicated a delivery."""
-    return [r["workload"] for r in rows if (r.get("lost") or r.get("duplicated")) and "naive" not in r["workload"]]
+    """Return the names of our rows (not the naive baseline's) that lost, duplicated or reordered a delivery."""
+    return [
+        r["workload"]
+        for r in rows
+        if (r.get("lost") or r.get("duplicated") or r.get("out_of_order") or r.get("failure"))
+        and "naive" not in r["workload"]
+    ]
 
 
 def main() -> None:
@@ -63,7 +71,7 @@ def main() -> None:
         report.write(args.write, rows, "python -m bench.run " + " ".join(sys.argv[1:]))
     faulty = faulty_rows(rows)
     if faulty:
-        sys.exit(f"lost or duplicated deliveries in: {', '.join(faulty)}; instance logs kept in {workdir}")
+        sys.exit(f"lost, duplicated or reordered deliveries in: {', '.join(faulty)}; instance logs kept in {workdir}")
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -51,39 +51,59 @@ def observing(instances, profile_dir: Path | None = None):
     return observed
 
 
-def summarize(name: str, result: dict, started: float, **extra) -> dict:
+def summarize(name: str, result: dict, started: float, protocol: str = "json", **extra) -> dict:
     span = max(1e-9, result["last_receipt"] - started)
     row = {
         "workload": name,
+        "protocol": protocol,
         "delivered": result["unique"],
         "expected": result["expected"],
         "lost": result["lost"],
         "duplicated": result["duplicated"],
+        "out_of_order": result.get("out_of_order", 0),
         "per_sec": round(result["unique"] / span),
         **result["latency_ms"],
         **extra,
     }
+    if result.get("failure"):
+        row["failure"] = result["failure"]
     print(json.dumps(row), flush=True)
     return row
 
 
-async def notify_clients(instances, token: str, usernames: list[str]) -> list[dict]:
-    """Return a load-generator client per user, spread over the instances, each with a fresh ticket."""
+# How each protocol's clients connect: the load generator's protocol, the path, where the ticket goes.
+PROTOCOLS = {
+    "json": ("notify", "/ws/notifications/", "query"),
+    "stomp": ("stomp", "/ws/stomp/", "passcode"),
+    "mqtt": ("mqtt", "/mqtt", "password"),
+}
+# The table's label for each protocol (JSON's rows keep their names from before STOMP and MQTT).
+LABELS = {"json": "", "stomp": ", STOMP", "mqtt": ", MQTT"}
+
+
+async def notify_clients(instances, token: str, usernames: list[str], protocol: str = "json") -> list[dict]:
+    """Return a load-generator client per user, spread over the instances, each with a fresh ticket.
+
+    JSON clients carry the ticket in the URL (`?ticket=`), STOMP clients in
+    CONNECT's `passcode`, MQTT clients in CONNECT's password.
+    """
     tickets = await issue_tickets(instances[0].url, token, usernames)
-    return [
-        {
-            "url": f"{instances[i % len(instances)].ws_url}/ws/notifications/?ticket={ticket}",
-            "origin": instances[i % len(instances)].origin,
-        }
-        for i, ticket in enumerate(tickets)
-    ]
+    _, path, where = PROTOCOLS[protocol]
+    clients = []
+    for i, ticket in enumerate(tickets):
+        instance = instances[i % len(instances)]
+        if where == "query":
+            clients.append({"url": f"{instance.ws_url}{path}?ticket={ticket}", "origin": instance.origin})
+        else:
+            clients.append({"url": f"{instance.ws_url}{path}", "origin": instance.origin, "ticket": ticket})
+    return clients
 
 
 # --- W1 ------------------------------------------------------------------------------------
 
 
 async def broadcast_workload(
-    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed
+    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed, row_protocol="json"
 ) -> list:
     """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new clients."""
     rows = []
@@ -96,22 +116,25 @@ async def broadcast_workload(
         with observed(f"{name} ({label})", load) as seen:
             started = await post_at_rate(instances[0].url, publish_path, count, rate, body, headers)
             result = load.finish(timeout=120)
-        rows.append(summarize(f"{name} ({label})", result, started, cpu_seconds=seen.cpu))
+        rows.append(summarize(f"{name} ({label})", result, started, row_protocol, cpu_seconds=seen.cpu))
     return rows
 
 
-async def product_broadcasts(label: str, instances, token: str, names: list[str], sizes: Sizes, observed) -> list:
+async def product_broadcasts(
+    label: str, instances, token: str, names: list[str], sizes: Sizes, observed, protocol: str = "json"
+) -> list:
     """W1 on instances of the product: announcements through the REST API, clients with fresh tickets."""
     return await broadcast_workload(
-        label,
+        label + LABELS[protocol],
         instances,
-        lambda: notify_clients(instances, token, names),
-        "notify",
+        lambda: notify_clients(instances, token, names, protocol),
+        PROTOCOLS[protocol][0],
         sizes,
         "/api/v1/broadcasts/",
         announcement,
         {"Authorization": f"Token {token}"},
         observed,
+        protocol,
     )
 
 
@@ -129,15 +152,14 @@ async def publish_statuses(
     per_call: int,
     workers: int,
     observed,
+    protocol: str = "json",
 ) -> dict:
     """Connect one client per name, publish `per_client` status events to each as fast as `workers` go; one row."""
-    clients = await notify_clients(instances, token, names)
-    load = LoadGenerator(clients, "notify", expect=per_client, timeout=300)
+    clients = await notify_clients(instances, token, names, protocol)
+    load = LoadGenerator(clients, PROTOCOLS[protocol][0], expect=per_client, timeout=300)
     load.wait_ready()
-    bodies = [
-        {"request": users[names[i % len(names)]], "status": "processing", "progress": i % 100}
-        for i in range(per_client * len(names))
-    ]
+    # No progress: it may never decrease (409), and every W2 and W4 row publishes to the same requests.
+    bodies = [{"request": users[names[i % len(names)]], "status": "processing"} for i in range(per_client * len(names))]
     headers = {"Authorization": f"Token {token}"}
     with observed(name, load) as seen:
         started, timings = await post_as_fast(publish_urls, headers, in_calls(bodies, per_call), workers, status_call)
@@ -148,6 +170,7 @@ async def publish_statuses(
         name,
         result,
         started,
+        protocol,
         posts_per_sec=round(len(bodies) / published_secs),
         post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
         cpu_seconds=seen.cpu,
@@ -155,15 +178,17 @@ async def publish_statuses(
 
 
 async def per_user_workload(
-    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed
+    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed, protocol: str = "json"
 ) -> dict:
     """W2: status events round-robin over users, one client per user, published over every instance."""
     names = sorted(users)
     how = "one event a call" if per_call == 1 else f"batches of {per_call}"
-    name = f"W2 per-user (ours, {len(instances)} instances, {how}, {workers} publishers)"
+    name = f"W2 per-user (ours, {len(instances)} instances{LABELS[protocol]}, {how}, {workers} publishers)"
     urls = [instance.url for instance in instances]
     per_client = sizes.per_user_events // len(names)
-    return await publish_statuses(name, instances, urls, token, users, names, per_client, per_call, workers, observed)
+    return await publish_statuses(
+        name, instances, urls, token, users, names, per_client, per_call, workers, observed, protocol
+    )
 
 
 # --- W4 ------------------------------------------------------------------------------------
@@ -205,6 +230,7 @@ async def idle_connections(instance, token: str, names: list[str], count: int, o
     load.stop()
     row = {
         "workload": f"W3 idle connections (ours, 1 instance, {count})",
+        "protocol": "json",
         "delivered": count,
         "connect_secs": round(connect_secs, 1),
         "connect_per_sec": round(count / max(1e-9, connect_secs)),
@@ -216,6 +242,11 @@ async def idle_connections(instance, token: str, names: list[str], count: int, o
 
 
 # --- the product, and the baselines ---------------------------------------------------------
+
+
+def workload_name(workload: str, protocol: str) -> str:
+    """Return the `--only` name of a workload over a protocol: W1, W1-stomp, W2-mqtt..."""
+    return workload if protocol == "json" else f"{workload}-{protocol}"
 
 
 async def ours(
@@ -230,11 +261,17 @@ async def ours(
         names = sorted(users)
 
         observed = observing(instances, profile_dir)
-        if "W1" in only:
-            rows += await product_broadcasts("ours, 2 instances", instances, token, names, sizes, observed)
-        if "W2" in only:
-            for per_call, workers in ((sizes.batch, 8), (1, 32)):
-                rows.append(await per_user_workload(instances, token, users, sizes, per_call, workers, observed))
+        # Each workload over JSON, STOMP and MQTT one after the other: rows to compare run close in time.
+        for protocol in PROTOCOLS:
+            if workload_name("W1", protocol) in only:
+                label = "ours, 2 instances"
+                rows += await product_broadcasts(label, instances, token, names, sizes, observed, protocol)
+        for per_call, workers in ((sizes.batch, 8), (1, 32)):
+            for protocol in PROTOCOLS:
+                if workload_name("W2", protocol) in only:
+                    rows.append(
+                        await per_user_workload(instances, token, users, sizes, per_call, workers, observed, protocol)
+                    )
         if "W4" in only:
             rows += await publish_workload(instances, token, users, sizes, observed)
         if "W3" in only:

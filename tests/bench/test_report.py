@@ -2,7 +2,16 @@
 
 from bench import report
 
-ROW = {"workload": "W2 per-user", "expected": 10, "delivered": 10, "lost": 0, "duplicated": 0, "per_sec": 5}
+ROW = {
+    "workload": "W2 per-user",
+    "protocol": "stomp",
+    "expected": 10,
+    "delivered": 10,
+    "lost": 0,
+    "duplicated": 0,
+    "out_of_order": 0,
+    "per_sec": 5,
+}
 
 
 def test_a_new_file_holds_the_table_with_machine_versions_and_command(tmp_path):
@@ -11,7 +20,8 @@ def test_a_new_file_holds_the_table_with_machine_versions_and_command(tmp_path):
     text = target.read_text()
     assert "Command: `python -m bench.run --only W2`" in text
     assert "cores" in text and "Django " in text and "channels-rabbitmq " in text
-    assert "| W2 per-user | 10 | 10 | 0 | 0 | 5 |" in text
+    assert "| workload | protocol | expected | delivered | lost | duplicated | out_of_order | per_sec |" in text
+    assert "| W2 per-user | stomp | 10 | 10 | 0 | 0 | 0 | 5 |" in text
 
 
 def test_only_the_marked_block_of_the_docs_is_replaced(tmp_path):

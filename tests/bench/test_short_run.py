@@ -24,6 +24,17 @@ OUR_ROWS = [
     "W1 saturated (ours on channels_redis, 2 instances)",
     "W1 at 1/s (ours on channels_redis, 2 instances)",
 ]
+# W1 and W2 over the other protocols, each row with its protocol.
+OTHER_PROTOCOL_ROWS = {
+    name.format(label): protocol
+    for protocol, label in (("stomp", "STOMP"), ("mqtt", "MQTT"))
+    for name in (
+        "W1 saturated (ours, 2 instances, {})",
+        "W1 at 1/s (ours, 2 instances, {})",
+        "W2 per-user (ours, 2 instances, {}, batches of 20, 8 publishers)",
+        "W2 per-user (ours, 2 instances, {}, one event a call, 32 publishers)",
+    )
+}
 
 
 def run_short_benchmark(report: Path) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
@@ -44,19 +55,26 @@ def run_short_benchmark(report: Path) -> tuple[subprocess.CompletedProcess, dict
 
 
 def test_short_benchmark_delivers_everything_exactly_once(tmp_path):
-    """`python -m bench.run --short` exits 0; each of our rows delivered all it expected, none twice;
-    the baselines and W3 ran too, and the report names the command."""
+    """`python -m bench.run --short` exits 0; each of our rows, over JSON, STOMP and MQTT, delivered all it
+    expected, none twice, each socket's in cursor order; the baselines and W3 ran too, and the report names the
+    command."""
     report = tmp_path / "report.md"
     done, rows = run_short_benchmark(report)
     output = f"--- stdout\n{done.stdout[-4000:]}\n--- stderr\n{done.stderr[-4000:]}"
     assert done.returncode == 0, output
 
-    for name in OUR_ROWS:
+    expected_protocols = {**dict.fromkeys(OUR_ROWS, "json"), **OTHER_PROTOCOL_ROWS}
+    for name, protocol in expected_protocols.items():
         row = rows.get(name)
         assert row is not None, f"no row {name!r}\n{output}"
-        assert (row["delivered"], row["lost"], row["duplicated"]) == (row["expected"], 0, 0), row
-        assert row["expected"] > 0
+        assert row["protocol"] == protocol, row
+        assert (row["delivered"], row["lost"], row["duplicated"], row["out_of_order"]) == (row["expected"], 0, 0, 0), (
+            row
+        )
+        assert row["expected"] > 0 and "failure" not in row, row
     assert rows["W3 idle connections (ours, 1 instance, 200)"]["delivered"] == 200
     naive = [name for name in rows if "naive forwarder" in name]
     assert len(naive) == 3, sorted(rows)
-    assert "Command: `python -m bench.run --short" in report.read_text()
+    text = report.read_text()
+    assert "Command: `python -m bench.run --short" in text
+    assert "| W1 saturated (ours, 2 instances, MQTT) | mqtt |" in text
