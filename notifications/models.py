@@ -321,3 +321,87 @@ class Announcement(Event):
 
     def __str__(self) -> str:
         return str(self.payload.get("title", "")) or f"announcement #{self.seq}"
+
+
+class ConnectionEvent(models.Model):
+    """One `user.connected` or `user.disconnected` of PROTOCOL 5.2, stored before it is published (the outbox).
+
+    At most one of each type per connection (the unique constraint): a
+    socket declared lost and closing later, or written twice, still
+    publishes exactly one of each.
+    """
+
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=32)
+    connection_id = models.CharField(max_length=32)
+    instance = models.CharField(max_length=200)
+    body = models.TextField(help_text="The JSON body, exactly as published and posted to webhooks.")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    publish_attempts = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["-position"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection_id", "type"], name="connection_event_once_per_type")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.connection_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A receiver of connection events: POSTed, signed with its secret (PROTOCOL 5.2)."""
+
+    url = models.URLField(max_length=500, unique=True)
+    secret = models.CharField(max_length=200, help_text="Signs each POST: HMAC-SHA256 of \"t.body\".")
+    events = models.JSONField(default=list, help_text="Event types sent; empty: every type.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event owed to one endpoint: retried until a 2xx answer or until the retry window closes."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(ConnectionEvent, on_delete=models.CASCADE, related_name="deliveries")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: its status code (none without an answer), the answer's start or the error."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    answer = models.TextField(blank=True, default="")
+    error = models.CharField(max_length=200, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} of {self.delivery_id}"
