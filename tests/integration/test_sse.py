@@ -156,3 +156,19 @@ async def test_logout_sends_session_ended_and_the_reconnect_gets_401(sse_service
             with pytest.raises(StopAsyncIteration):
                 await stream.block()
         assert (await client.get(STREAM_PATH)).status_code == 401
+
+
+async def test_sigterm_ends_the_stream_with_a_short_retry_so_event_source_moves_on(sse_service):
+    """A stopping instance (SIGTERM) ends its streams after `retry: 1000`, not with a session end."""
+    a, _, ada, _, _ = sse_service
+    async with stream_client(ada, a) as client, client.stream("GET", STREAM_PATH) as response:
+        stream = RawStream(response)
+        await stream.message()
+        stopping = asyncio.create_task(asyncio.to_thread(a.terminate))
+        lines = await stream.block()
+        while lines[0].startswith(":"):
+            lines = await stream.block()
+        assert lines == ["retry: 1000"]
+        with pytest.raises(StopAsyncIteration):
+            await stream.block()
+        await stopping

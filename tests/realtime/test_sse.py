@@ -11,7 +11,7 @@ from django.test import Client
 from notifications.protocol import sse
 from notifications.store import tickets
 from project.asgi import application
-from tests.sockets import actions_broadcast, make_user, publish, session_cookie
+from tests.sockets import actions_broadcast, make_user, publish, session_cookie, session_expiring_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -229,3 +229,13 @@ def test_a_line_break_in_data_starts_another_data_line_and_ids_refuse_them():
     assert sse.comment("hi") == ": hi\n\n"
     with pytest.raises(sse.InvalidField):
         sse.message("{}", id="1\n2")
+
+
+async def test_an_expired_session_sends_session_ended(hub):
+    """When the session behind the stream expires, `event: session-ended` and the response ends."""
+    user = await make_user("ada")
+    session_key = await database_sync_to_async(session_expiring_in)(user, seconds=1)
+    stream = await open_stream(f"sessionid={session_key}")
+    await stream.next_message()
+    assert (await stream.next_message())["event"] == "session-ended"
+    assert await stream.ended()
