@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def fast_sockjs(settings):
-    settings.NOTIFY_SOCKJS_HEARTBEAT_SECS = 0.4
-    settings.NOTIFY_SOCKJS_DISCONNECT_DELAY_SECS = 0.5
+def fast_sockjs(settings, monkeypatch):
+    settings.NOTIFY_HEARTBEAT_SECS = 0.4
+    monkeypatch.setattr(sessions_module, "DISCONNECT_DELAY_SECS", 0.5)
     sessions_module._registry = None
     yield
     sessions_module._registry = None

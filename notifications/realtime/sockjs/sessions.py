@@ -11,8 +11,7 @@ the same delay, then the session id is unknown (404).
 import asyncio
 import logging
 
-from django.conf import settings
-
+from notifications import conf
 from notifications.protocol import sockjs
 from notifications.realtime.authentication import ticket_of
 from notifications.realtime.hub import Hub
@@ -30,16 +29,22 @@ CLOSE_CLIENT_GONE = 1001
 MAX_QUEUED_MESSAGES = 5_000
 
 
+# SockJS's own defaults (sockjs-node's `disconnect_delay` and `response_limit`).
+DISCONNECT_DELAY_SECS = 5.0
+RESPONSE_LIMIT_BYTES = 128 * 1024
+
+
 def heartbeat_secs() -> float:
-    return getattr(settings, "NOTIFY_SOCKJS_HEARTBEAT_SECS", 25.0)
+    """Return how long a receiving request waits before it gets `h`: the sockets' heartbeat (25 s)."""
+    return conf.heartbeat_secs()
 
 
 def disconnect_delay_secs() -> float:
-    return getattr(settings, "NOTIFY_SOCKJS_DISCONNECT_DELAY_SECS", 5.0)
+    return DISCONNECT_DELAY_SECS
 
 
 def response_limit_bytes() -> int:
-    return getattr(settings, "NOTIFY_SOCKJS_RESPONSE_LIMIT_BYTES", 128 * 1024)
+    return RESPONSE_LIMIT_BYTES
 
 
 class SockJsSession:
