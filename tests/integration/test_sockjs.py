@@ -279,3 +279,20 @@ def test_logout_through_the_other_instance_closes_the_session_with_4000(service)
     while (frame := session.poll(service.b).text) == "h\n":
         assert time.monotonic() < deadline
     assert frame == 'c[4000,"session ended"]\n'
+
+
+async def test_the_websocket_transport_checks_origin_and_takes_a_ticket_without_one(service):
+    """A foreign Origin is refused at the handshake (403); a ticket client sending no Origin gets `o`, `a[welcome]`."""
+    from .harness import connect_ws, handshake_status
+
+    path = new_session_path() + "/websocket"
+    headers = {"Cookie": service.session("ada").cookie_header()}
+    assert await handshake_status(service.a, path, origin="http://evil.example", headers=headers) == 403
+    assert await handshake_status(service.a, path, origin=None, headers=headers) == 403
+    ticket = service.session("ada").post_json("/api/v1/ws-tickets/").json()["ticket"]
+    async with connect_ws(service.b, new_session_path() + "/websocket", origin=None, query={"ticket": ticket}) as ws:
+        assert await ws.recv() == "o"
+        welcome = json.loads(json.loads((await ws.recv())[1:])[0])
+        assert welcome["type"] == "welcome" and welcome["user"]["username"] == "ada"
+        await ws.send(json.dumps([json.dumps({"type": "ping", "ts": "raw"})]))
+        assert json.loads(json.loads((await ws.recv())[1:])[0]) == {"type": "pong", "ts": "raw"}
