@@ -7,4 +7,4 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from notifications import signals  # noqa: F401  (connects the receivers)
+        from notifications import checks, signals  # noqa: F401  (registers the checks, connects the receivers)

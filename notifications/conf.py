@@ -48,6 +48,11 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_GC_THRESHOLD": Setting(int, 50_000, "allocations between young collections once serving; 0: Python's"),
     "NOTIFY_MAX_EVENT_DATA_BYTES": Setting(int, 16 * 1024, "the largest `data` of a status event, as UTF-8 JSON"),
     "NOTIFY_OUTBOX_MAX_ATTEMPTS": Setting(int, 5, "failed sends of one event before the outbox marks it failed"),
+    "NOTIFY_JWT_PUBLIC_KEY_FILE": Setting(str, "", "PEM public key verifying socket JWTs: RSA (RS256) or EC P-256 (ES256)"),
+    "NOTIFY_JWT_SECRET": Setting(str, "", "HS256 secret socket JWTs are verified with (not with the key file)"),
+    "NOTIFY_JWT_ISSUER": Setting(str, "", "the `iss` socket JWTs must carry; empty: not checked"),
+    "NOTIFY_JWT_AUDIENCE": Setting(str, "", "the `aud` socket JWTs must carry; empty: not checked"),
+    "NOTIFY_JWT_LEEWAY_SECS": Setting(int, 10, "clock skew allowed when checking a JWT's `exp`, `nbf` and `iat`"),
     "NOTIFY_DEMO_PASSWORD": Setting(str, "demo", "password `scripts/run` gives the demo user"),
     "NOTIFY_DEMO_ADMIN_PASSWORD": Setting(str, "", "when set, `scripts/run` creates a staff user `admin` with it"),
     "NOTIFY_DEMO_WORKER": Setting(str, "1", "`0`: `scripts/run` starts no demo worker beside the server"),
@@ -151,3 +156,25 @@ def outbox_max_attempts() -> int:
 def max_event_data_bytes() -> int:
     """The largest `data` object a status event may carry, as compact UTF-8 JSON."""
     return _get("NOTIFY_MAX_EVENT_DATA_BYTES")
+
+
+def jwt_public_key_file() -> str:
+    """The PEM public key file socket JWTs are verified with (RS256/ES256); empty: none."""
+    return _get("NOTIFY_JWT_PUBLIC_KEY_FILE")
+
+
+def jwt_secret() -> str:
+    """The HS256 secret socket JWTs are verified with; empty: none."""
+    return _get("NOTIFY_JWT_SECRET")
+
+
+def jwt_issuer() -> str:
+    return _get("NOTIFY_JWT_ISSUER")
+
+
+def jwt_audience() -> str:
+    return _get("NOTIFY_JWT_AUDIENCE")
+
+
+def jwt_leeway_secs() -> int:
+    return _get("NOTIFY_JWT_LEEWAY_SECS")

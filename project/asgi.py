@@ -13,6 +13,10 @@ from project.http import get_http_application  # noqa: E402
 
 django_asgi_app = get_http_application()
 
+from notifications.checks import check_startup  # noqa: E402
+
+check_startup()  # a configuration error stops daphne here, before it serves anything
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -15,6 +15,7 @@ from notifications.protocol import jsonsafe
 from notifications.protocol.cursors import Cursor, InvalidCursor
 
 MAX_REF_LENGTH = 64
+MAX_TOKEN_LENGTH = 8192
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,14 @@ def _check_ping(frame: dict) -> dict:
     return {"ts": frame.get("ts")}
 
 
-_CHECKS = {"resume": _check_resume, "ack": _check_ack, "ping": _check_ping}
+def _check_refresh(frame: dict) -> dict:
+    token = _require(frame, "token")
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
+        raise BadFrame(f"'token' must be a JWT of at most {MAX_TOKEN_LENGTH} characters")
+    return {"token": token}
+
+
+_CHECKS = {"resume": _check_resume, "ack": _check_ack, "ping": _check_ping, "refresh": _check_refresh}
 
 
 def parse_client_frame(text: str) -> ClientFrame:
@@ -130,6 +138,10 @@ def read(up_to: str, unread: int) -> str:
 
 def pong(ts: Any, ref: str | None) -> str:
     return _dump(_reffed({"type": "pong", "ts": ts}, ref))
+
+
+def refreshed(exp: int, ref: str | None) -> str:
+    return _dump(_reffed({"type": "refreshed", "exp": exp}, ref))
 
 
 def error(code: str, message: str, ref: str | None) -> str:

@@ -10,6 +10,7 @@ deactivation, failure) the same way whatever the protocol.
 """
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from typing import Protocol
@@ -18,11 +19,11 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from notifications import conf
-from notifications.errors import FrameNotFound, NotFound, RateLimited
+from notifications.errors import BadFrame, FrameNotFound, NotFound, RateLimited
 from notifications.ops import metrics
 from notifications.protocol.cursors import Cursor
 from notifications.protocol.layer_messages import READ_MESSAGE, SESSION_ENDED_MESSAGE
-from notifications.realtime.authentication import Identity, Refusal, authenticate
+from notifications.realtime.authentication import Identity, Refusal, authenticate, identify_token
 from notifications.realtime.delivery import OrderedDelivery
 from notifications.realtime.hub import Hub
 from notifications.realtime.ratelimit import FrameRateLimiter, Verdict
@@ -124,6 +125,28 @@ class Session:
 
     def _expired(self) -> None:
         self.tasks.spawn(self.close(CLOSE_SESSION_ENDED), "expiry")
+
+    async def do_refresh(self, raw_token: str, ref: str | None) -> int | None:
+        """Move a token socket's expiry to a later token's `exp` and return it; None if it closed with 4401 for it.
+
+        Raises BadFrame for a socket not authenticated with a token, or a token that expires no later.
+        """
+        if self.identity.how != "token":
+            raise _with_ref(BadFrame("only a socket authenticated with a token can refresh it"), ref)
+        renewed = await database_sync_to_async(identify_token)(raw_token, with_head=False)
+        if self._ended:
+            return None
+        if not isinstance(renewed, Identity) or renewed.user.pk != self.user_id:
+            self.refused("bad_refresh")
+            await self.close(CLOSE_NOT_AUTHENTICATED)
+            return None
+        if renewed.expires_at <= self.identity.expires_at:
+            raise _with_ref(BadFrame("the token must expire later than the socket's current one"), ref)
+        self.identity = dataclasses.replace(self.identity, expires_at=renewed.expires_at)
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._schedule_expiry()
+        return int(renewed.expires_at.timestamp())
 
     @property
     def is_open(self) -> bool:
@@ -231,3 +254,8 @@ class Session:
     def log_context(self, event: str) -> dict:
         """Return the fields every log line about this socket carries (never its ticket or cookie)."""
         return {"event": event, "user_id": self.user_id, **self._ids()}
+
+
+def _with_ref(error: BadFrame, ref: str | None) -> BadFrame:
+    error.ref = ref
+    return error

@@ -226,3 +226,27 @@ async def test_a_handshake_offering_only_other_subprotocols_is_refused(hub):
         await session_cookie(await make_user("ada")), path="/mqtt", subprotocols=["mqttv3.1"]
     )
     assert not connected
+
+
+async def test_acks_are_written_in_batches_not_one_update_per_puback(hub, monkeypatch):
+    """Twenty PUBACKs then DISCONNECT: at most a periodic flush and the two final writes, with everything acked."""
+    from notifications.store import mqtt_sessions
+
+    writes = []
+    save = mqtt_sessions.save_positions
+    monkeypatch.setattr(mqtt_sessions, "save_positions", lambda *args: writes.append(args) or save(*args))
+    user = await make_user("ada")
+    socket = await mqtt_socket(user)
+    await socket.send_to(bytes_data=connect("batch", clean=False) + subscribe(1, ("notify/me/events", 1)))
+    await receive_packet(socket)
+    await receive_packet(socket)
+    for n in range(10):
+        await publish(user, title=f"job {n}")
+    messages = await receive_publishes(socket, 20)
+    before = len(writes)
+    await socket.send_to(bytes_data=b"".join(puback(m["id"]) for m in messages) + DISCONNECT)
+    await expect_close(socket)
+    await socket.disconnect()
+    assert len(writes) - before <= 3
+    row = await database_sync_to_async(MqttSession.objects.get)(client_id="batch")
+    assert (row.acked_own, row.sent_own) == (20, 20)

@@ -105,6 +105,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def on_ping(self, frame: frames.ClientFrame) -> None:
         await self.send(text_data=frames.pong(frame.fields["ts"], frame.ref))
 
+    async def on_refresh(self, frame: frames.ClientFrame) -> None:
+        exp = await self.session.do_refresh(frame.fields["token"], frame.ref)
+        if exp is not None:
+            await self.send(text_data=frames.refreshed(exp, frame.ref))
+
     # --- the session's Transport -------------------------------------------------------------
 
     async def send_welcome(self, session: Session) -> None:
