@@ -48,7 +48,7 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_GC_THRESHOLD": Setting(int, 50_000, "allocations between young collections once serving; 0: Python's"),
     "NOTIFY_MAX_EVENT_DATA_BYTES": Setting(int, 16 * 1024, "the largest `data` of a status event, as UTF-8 JSON"),
     "NOTIFY_OUTBOX_MAX_ATTEMPTS": Setting(int, 5, "failed sends of one event before the outbox marks it failed"),
-    "NOTIFY_JWT_PUBLIC_KEY_FILE": Setting(str, "", "PEM public key verifying socket JWTs: RSA (RS256) or EC P-256 (ES256)"),
+    "NOTIFY_JWT_PUBLIC_KEY_FILE": Setting(str, "", "PEM public key of socket JWTs: RSA (RS256) or EC P-256 (ES256)"),
     "NOTIFY_JWT_SECRET": Setting(str, "", "HS256 secret socket JWTs are verified with (not with the key file)"),
     "NOTIFY_JWT_ISSUER": Setting(str, "", "the `iss` socket JWTs must carry; empty: not checked"),
     "NOTIFY_JWT_AUDIENCE": Setting(str, "", "the `aud` socket JWTs must carry; empty: not checked"),
