@@ -19,14 +19,18 @@ from notifications.models import (
     Announcement,
     AnnouncementLevel,
     Connection,
+    ConnectionEvent,
     Event,
     RequestStatus,
     ServiceClient,
     StreamHead,
     TrackedRequest,
     UnreadablePayload,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
-from notifications.store import actions, presence, service_tokens
+from notifications.store import actions, connection_events, presence, service_tokens
 from notifications.store.outbox import BAD_PAYLOAD_ERRORS
 
 # --- requests ----------------------------------------------------------------------------
@@ -351,3 +355,64 @@ class ConnectionAdmin(ReadOnlyAdmin):
 @admin.register(StreamHead)
 class StreamHeadAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "last_seq", "read_position", "pruned_through_seq")
+
+
+# --- connection events and webhooks (PROTOCOL 5.2) -----------------------------------------------
+
+
+@admin.register(ConnectionEvent)
+class ConnectionEventAdmin(ReadOnlyAdmin):
+    list_display = ("position", "type", "connection_id", "instance", "created_at", "published_at", "publish_attempts")
+    list_filter = ("type", ("published_at", admin.EmptyFieldListFilter))
+    search_fields = ("connection_id", "event_id", "instance")
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[(t, t) for t in connection_events.TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every type.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "secret", "events", "is_active")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "events", "is_active", "updated_at")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("attempted_at", "ok", "status_code", "duration_ms", "error", "answer")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("id",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "endpoint", "event", "state", "attempts", "next_attempt_at", "delivered_at", "gave_up_at")
+    list_filter = ("endpoint", ("delivered_at", admin.EmptyFieldListFilter), ("gave_up_at", admin.EmptyFieldListFilter))
+    inlines = [WebhookAttemptInline]
+
+    @admin.display(description="state")
+    def state(self, delivery: WebhookDelivery) -> str:
+        if delivery.delivered_at:
+            return "delivered"
+        return "gave up" if delivery.gave_up_at else "retrying" if delivery.attempts else "pending"
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("id", "delivery", "attempted_at", "ok", "status_code", "duration_ms", "error")
+    list_filter = ("ok", "status_code")

@@ -48,6 +48,13 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_GC_THRESHOLD": Setting(int, 50_000, "allocations between young collections once serving; 0: Python's"),
     "NOTIFY_MAX_EVENT_DATA_BYTES": Setting(int, 16 * 1024, "the largest `data` of a status event, as UTF-8 JSON"),
     "NOTIFY_OUTBOX_MAX_ATTEMPTS": Setting(int, 5, "failed sends of one event before the outbox marks it failed"),
+    "NOTIFY_CONNECTION_EVENTS_EXCHANGE": Setting(
+        str, "notify.connections", "durable topic exchange user.connected / user.disconnected go to"
+    ),
+    "NOTIFY_WEBHOOK_TIMEOUT_SECS": Setting(float, 10.0, "a webhook POST without an answer this long is a failure"),
+    "NOTIFY_WEBHOOK_FIRST_RETRY_SECS": Setting(float, 5.0, "delay before a failed webhook's first retry; doubling"),
+    "NOTIFY_WEBHOOK_RETRY_SECS": Setting(float, 86400.0, "how long after an event its webhook deliveries are retried"),
+    "NOTIFY_WEBHOOK_CONCURRENCY": Setting(int, 4, "webhook POSTs in flight at once per endpoint and instance"),
     "NOTIFY_JWT_PUBLIC_KEY_FILE": Setting(str, "", "PEM public key of socket JWTs: RSA (RS256) or EC P-256 (ES256)"),
     "NOTIFY_JWT_SECRET": Setting(str, "", "HS256 secret socket JWTs are verified with (not with the key file)"),
     "NOTIFY_JWT_ISSUER": Setting(str, "", "the `iss` socket JWTs must carry; empty: not checked"),
@@ -178,3 +185,28 @@ def jwt_audience() -> str:
 
 def jwt_leeway_secs() -> int:
     return _get("NOTIFY_JWT_LEEWAY_SECS")
+
+
+def connection_events_exchange() -> str:
+    """The durable topic exchange connection events are published to (PROTOCOL 5.2)."""
+    return _get("NOTIFY_CONNECTION_EVENTS_EXCHANGE")
+
+
+def webhook_timeout_secs() -> float:
+    """How long a webhook POST may take before it counts as failed."""
+    return _get("NOTIFY_WEBHOOK_TIMEOUT_SECS")
+
+
+def webhook_first_retry_secs() -> float:
+    """The delay before a failed webhook delivery's first retry (then doubling)."""
+    return _get("NOTIFY_WEBHOOK_FIRST_RETRY_SECS")
+
+
+def webhook_retry_secs() -> float:
+    """How long after its event a webhook delivery is retried before it gives up."""
+    return _get("NOTIFY_WEBHOOK_RETRY_SECS")
+
+
+def webhook_concurrency() -> int:
+    """Webhook POSTs in flight at once per endpoint on one instance."""
+    return max(1, _get("NOTIFY_WEBHOOK_CONCURRENCY"))

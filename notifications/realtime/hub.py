@@ -19,7 +19,7 @@ from django.conf import settings
 from notifications import serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
-from notifications.realtime import fanout, shutdown
+from notifications.realtime import connection_events, fanout, shutdown
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
@@ -124,6 +124,7 @@ class Hub:
             self._tasks.append(self.tasks.spawn(worker(), worker.__name__))
         self._presence_task = self.tasks.spawn(self.presence.run_forever(self.close_requested), "presence")
         self._tasks.append(self._presence_task)
+        self._start_connection_events()
         self._bind_in_background(layer_messages.everyone_group())
         publishing.set_sink(self.fanout.submit_threadsafe)
         runtime_status.set_provider(self.status)
@@ -137,6 +138,17 @@ class Hub:
             self.presence.instance,
             ", SIGTERM closes sockets with 1001" if graceful else "",
         )
+
+    def _start_connection_events(self) -> None:
+        """Run the publishers of PROTOCOL 5.2's connection events (to the exchange when on RabbitMQ, to webhooks)."""
+        sender = connection_events.WebhookSender()
+        wakes = [sender.wake]
+        if connection_events.amqp_url():
+            publisher = connection_events.ExchangePublisher(connection_events.amqp_url())
+            wakes.append(publisher.wake)
+            self._tasks.append(self.tasks.spawn(publisher.run_forever(), "connection events"))
+        self._tasks.append(self.tasks.spawn(sender.run_forever(), "webhooks"))
+        self.presence.on_stored = lambda: [wake.set() for wake in wakes]
 
     async def stop(self) -> None:
         """Stop every task and close the layer (also what a failed `start` had begun)."""

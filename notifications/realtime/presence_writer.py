@@ -5,7 +5,9 @@ task (so a thousand sockets opening at once cost a few INSERTs, not a
 thousand round trips on the socket's path). A socket that closes before its
 row was written cancels out in memory. A batch that fails stays queued and
 is written again, so no delete is ever lost; a row that was never written
-is never deleted twice. The same task sends the heartbeat.
+is never deleted twice. The same task sends the heartbeat. Each connect and
+disconnect also queues its connection event (PROTOCOL 5.2), written in the
+same transaction as the rows (see `store/connection_events.py`).
 """
 
 import asyncio
@@ -19,6 +21,8 @@ from channels.db import database_sync_to_async
 
 from notifications import conf
 from notifications.models import Connection
+from notifications.realtime import connection_events
+from notifications.store import connection_events as stored_events
 from notifications.store import presence
 
 logger = logging.getLogger(__name__)
@@ -36,6 +40,8 @@ class PresenceWriter:
         self._local_connections = local_connections
         self._added: dict[str, Connection] = {}
         self._removed: set[str] = set()
+        self._events: list = []  # connection events not yet stored
+        self.on_stored: Callable[[], None] = lambda: None
         self._written: dict[str, datetime] = {}  # connection id -> last_activity as written
         self._wake = asyncio.Event()
         self._last_heartbeat = time.monotonic()
@@ -54,11 +60,14 @@ class PresenceWriter:
             connected_at=connection.connected_at,
             last_activity=connection.last_activity,
         )
+        self._events.append(connection_events.opened(connection, self.instance))
         self._wake.set()
 
     def disconnected(self, connection) -> None:
         if self._added.pop(connection.connection_id, None) is None:
             self._removed.add(connection.connection_id)
+        if not self.closed:
+            self._events.append(connection_events.closed(connection, self.instance))
         self._wake.set()
 
     # --- the writer task -----------------------------------------------------------------
@@ -93,15 +102,20 @@ class PresenceWriter:
 
     async def flush(self) -> None:
         """Write the queued connects and disconnects; on failure they stay queued."""
-        if not self._added and not self._removed:
+        if not self._added and not self._removed and not self._events:
             return
-        added, removed = self._added, self._removed
-        self._added, self._removed = {}, set()
+        added, removed, events = self._added, self._removed, self._events
+        self._added, self._removed, self._events = {}, set(), []
         try:
-            await database_sync_to_async(presence.apply_changes)(self.process, list(added.values()), removed)
+            await database_sync_to_async(stored_events.apply_changes)(
+                self.process, list(added.values()), removed, events
+            )
         except BaseException:
             self._requeue(added, removed)
+            self._events[:0] = events
             raise
+        if events:
+            self.on_stored()
         for cid, row in added.items():
             self._written[cid] = row.last_activity
         for cid in removed:
@@ -141,6 +155,11 @@ class PresenceWriter:
         """Delete every row of this process (clean shutdown); later connects are not recorded."""
         self.closed = True
         self._added.clear()
-        await database_sync_to_async(presence.delete_process)(self.process)
+        # Its sockets are about to close with 1001: their disconnects go with the rows, in one transaction.
+        events, self._events = self._events, []
+        events += [
+            connection_events.closed(c, self.instance, code=1001, reason="shutdown") for c in self._local_connections()
+        ]
+        await database_sync_to_async(stored_events.close_process)(self.process, events)
         self._written.clear()
         self._removed.clear()

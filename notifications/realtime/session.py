@@ -76,6 +76,8 @@ class Session:
         self.tasks = TaskSet(f"session {self.connection_id}", on_failure=self._task_failed)
         self._expiry: asyncio.TimerHandle | None = None
         self._ended = False
+        self.closed_with: int | None = None  # the code this side closed with (the connection events' reason)
+        self.end_code: int | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -163,12 +165,12 @@ class Session:
         self._frames_received.inc()
         if size > conf.max_frame_bytes():
             self.refused("too_big", size=size)
-            await self.transport.close(CLOSE_TOO_BIG)
+            await self.close(CLOSE_TOO_BIG)
             return False
         verdict = self.limiter.check()
         if verdict is Verdict.CLOSE:
             self.refused("flooding")
-            await self.transport.close(CLOSE_FLOODING)
+            await self.close(CLOSE_FLOODING)
             return False
         self.last_activity = timezone.now()
         if verdict is Verdict.REFUSE:
@@ -209,6 +211,8 @@ class Session:
 
     async def close(self, code: int) -> None:
         """Close the connection with `code` (the adapter says it in its protocol's terms)."""
+        if self.closed_with is None:
+            self.closed_with = code
         await self.transport.close(code)
 
     # --- ending -------------------------------------------------------------------------
@@ -222,6 +226,7 @@ class Session:
             self._expiry.cancel()
         if self.delivery is None:
             return
+        self.end_code = code
         self.hub.unregister(self)
         await self.delivery.stop()
         await self.tasks.cancel_all()
@@ -229,6 +234,7 @@ class Session:
 
     async def fail(self) -> None:
         """End the session after an unexpected error (already logged) and close with 1011, so the client resumes."""
+        self.closed_with = self.closed_with or CLOSE_INTERNAL_ERROR
         await self.end(CLOSE_INTERNAL_ERROR)
         try:
             await self.transport.close(CLOSE_INTERNAL_ERROR)

@@ -111,8 +111,10 @@ def delete_process(process: str) -> int:
 
 
 def delete_stale(now: datetime | None = None) -> int:
-    """Delete the rows no instance has refreshed within the timeout; return how many went."""
-    return Connection.objects.filter(last_seen__lt=fresh_after(now)).delete()[0]
+    """Delete the rows no instance has refreshed within the timeout, each with its `instance_lost` event."""
+    from notifications.store import connection_events  # built on this module
+
+    return connection_events.declare_lost(now)
 
 
 def request_disconnect(user_id: int) -> int:

@@ -1,0 +1,109 @@
+"""Webhooks: the signature, planned deliveries, attempts, backoff, giving up, and `create_webhook`."""
+
+import hashlib
+import hmac
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from notifications.models import ConnectionEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from notifications.store import connection_events, webhooks
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_event(user, number: int = 1, kind: str = "user.connected") -> ConnectionEvent:
+    extra = {"code": 1000, "reason": "client"} if kind == "user.disconnected" else {}
+    event = connection_events.build(
+        kind,
+        user={"id": user.pk, "username": user.username},
+        connection_id=f"w{number:031d}",
+        instance="A",
+        protocol="json",
+        at=timezone.now(),
+        **extra,
+    )
+    connection_events.record([event])
+    return ConnectionEvent.objects.get(event_id=event.event_id)
+
+
+def test_the_signature_is_hmac_sha256_of_t_dot_body():
+    """`t=<time>,v1=<hex>` with the HMAC-SHA256 keyed by the secret's UTF-8 bytes, of "t.body"."""
+    body = b'{"type":"user.connected"}'
+    expected = hmac.new("sécret".encode(), b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert webhooks.sign("sécret", 1700000000, body) == f"t=1700000000,v1={expected}"
+
+
+def test_the_first_retry_comes_within_ten_seconds_then_the_delay_doubles_up_to_an_hour(settings):
+    """Backoff: 5, 10, 20 ... seconds, never more than an hour apart."""
+    settings.NOTIFY_WEBHOOK_FIRST_RETRY_SECS = 5.0
+    assert webhooks.retry_delay_secs(1) == 5.0 <= 10
+    assert webhooks.retry_delay_secs(2) == 10.0
+    assert webhooks.retry_delay_secs(4) == 40.0
+    assert webhooks.retry_delay_secs(30) == 3600.0
+
+
+def test_an_event_is_owed_only_to_active_endpoints_that_take_its_type(django_user_model):
+    """Deliveries are planned with the event: per active endpoint, filtered by its event types."""
+    user = django_user_model.objects.create_user("ada")
+    both, _ = webhooks.save_endpoint("http://127.0.0.1:9/both", "s", list(connection_events.TYPES))
+    webhooks.save_endpoint("http://127.0.0.1:9/ends", "s", ["user.disconnected"])
+    off, _ = webhooks.save_endpoint("http://127.0.0.1:9/off", "s", [])
+    WebhookEndpoint.objects.filter(pk=off.pk).update(is_active=False)
+    event = stored_event(user)
+    assert [d.endpoint_id for d in WebhookDelivery.objects.filter(event=event)] == [both.pk]
+
+
+def test_a_failed_attempt_is_stored_and_due_again_after_the_backoff_a_2xx_delivers(django_user_model):
+    """Each attempt is a row; a 500 reschedules the delivery, a 204 marks it delivered."""
+    user = django_user_model.objects.create_user("ada")
+    webhooks.save_endpoint("http://127.0.0.1:9/hook", "s", [])
+    stored_event(user)
+    (delivery,) = webhooks.claim_due()
+    assert webhooks.claim_due() == []  # leased
+    before = timezone.now()
+    webhooks.record_attempt(delivery, status_code=500, answer="boom", error="", duration_ms=3)
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and delivery.delivered_at is None
+    assert before + timedelta(seconds=4) < delivery.next_attempt_at < before + timedelta(seconds=10)
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    (delivery,) = webhooks.claim_due()
+    webhooks.record_attempt(delivery, status_code=204, answer="", error="", duration_ms=2)
+    delivery.refresh_from_db()
+    assert delivery.delivered_at is not None and webhooks.claim_due() == []
+    assert list(WebhookAttempt.objects.order_by("id").values_list("ok", "status_code", "answer")) == [
+        (False, 500, "boom"),
+        (True, 204, ""),
+    ]
+
+
+def test_a_delivery_gives_up_once_the_retry_window_is_over(django_user_model):
+    """Past NOTIFY_WEBHOOK_RETRY_SECS after the event, a failure is the last attempt."""
+    user = django_user_model.objects.create_user("ada")
+    webhooks.save_endpoint("http://127.0.0.1:9/hook", "s", [])
+    stored_event(user)
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(hours=24))
+    (delivery,) = webhooks.claim_due()
+    webhooks.record_attempt(delivery, status_code=None, answer="", error="ConnectTimeout", duration_ms=10000)
+    delivery.refresh_from_db()
+    assert delivery.gave_up_at is not None and webhooks.claim_due() == []
+
+
+def test_create_webhook_creates_with_both_events_and_updates_the_same_url():
+    """Without --event both types; again with the same URL it updates secret and events, no second row."""
+    out = io.StringIO()
+    call_command("create_webhook", "https://example.org/hook", "--secret", "one", stdout=out)
+    assert "Created" in out.getvalue()
+    assert WebhookEndpoint.objects.get().events == ["user.connected", "user.disconnected"]
+    call_command(
+        "create_webhook", "https://example.org/hook", "--secret", "two", "--event", "user.disconnected", stdout=out
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.secret, endpoint.events) == ("two", ["user.disconnected"])
+    with pytest.raises(CommandError):
+        call_command("create_webhook", "ftp://example.org/", "--secret", "x")
+    assert json.dumps(endpoint.events)
