@@ -153,6 +153,11 @@ def test_the_dashboard_behind_a_proxy_without_upgrade_stays_live_over_sse(servic
         report(publisher, request_id, "succeeded")
     expect(row(page, request_id).locator(".badge")).to_have_text("succeeded")
     assert len(seen_ids(page)) == len(set(seen_ids(page))) == 3
+    # An ack from the page goes over REST (the worker holds the page's CSRF token); the `read` comes back over SSE.
+    page.evaluate("window.notify.client.addEventListener('read', (e) => (window.reads ||= []).push(e.detail))")
+    last_id = seen_ids(page)[-1]
+    assert page.evaluate("(id) => window.notify.client.ack(id)", last_id) is True
+    page.wait_for_function("(id) => (window.reads || []).some((r) => r.up_to === id && r.unread === 0)", arg=last_id)
     log = nginx_without_upgrade.access_log().splitlines()
     browser_handshakes = [line for line in log if "/ws/notifications/" in line and "Chrome" in line]
     assert len(browser_handshakes) >= 3 and all('HTTP/1.1" 404' in line for line in browser_handshakes)

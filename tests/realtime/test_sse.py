@@ -198,7 +198,7 @@ async def test_logout_sends_session_ended_and_ends_the_response_and_the_reconnec
     assert (await open_stream(cookie)).status == 401
 
 
-async def test_a_comment_is_sent_every_heartbeat(hub, settings, monkeypatch):
+async def test_a_comment_is_sent_every_heartbeat(hub, monkeypatch):
     """With a one-second heartbeat, a comment line arrives without any event."""
     monkeypatch.setenv("NOTIFY_HEARTBEAT_SECS", "1")
     stream = await open_stream(await session_cookie(await make_user("ada")))
