@@ -98,6 +98,8 @@ test("a tab opened later gets at once the events delivered since its page load",
   b.open("a");
   await waitFor(b.live, "the first tab live");
   b.server.publish();
+  // The leader timestamps an event when it delivers it: wait for that before the late tab's page load.
+  await waitFor(() => b.tabs.get("a").ids.length === 1, "the first event delivered");
   const loadedAt = Date.now() + 1;
   await new Promise((resolve) => setTimeout(resolve, 3));
   b.server.publish();

@@ -49,6 +49,8 @@ test("tabs share the worker's one socket; a later tab gets the events since its 
   assert.equal(tabs[0].client.sharing, "shared-worker");
 
   server.publish();
+  // The worker timestamps an event when it delivers it: wait for that before the late tab's page load.
+  await waitFor(() => tabs.every((tab) => tab.ids.length === 1), "the first event in every tab");
   const loadedAt = Date.now() + 1;
   await new Promise((resolve) => setTimeout(resolve, 3));
   server.publish("succeeded", 100);
