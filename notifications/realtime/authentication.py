@@ -64,6 +64,11 @@ def token_of(scope: dict) -> str | None:
     return None
 
 
+def carried_credential(scope: dict) -> str | None:
+    """Return the ticket or token a handshake carries, or None (a SockJS session admits its requests by it)."""
+    return ticket_of(scope) or token_of(scope)
+
+
 def identify_token(raw_token: str, *, with_head: bool = True) -> Identity | Refusal:
     """Return the active user a JWT names, expiring at its `exp` (and its stream's head), or a Refusal."""
     try:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import queue
+import secrets
 import time
 
 import httpx
@@ -316,6 +317,50 @@ async def test_sse_bearer_header_authenticates_and_bad_tokens_get_401(service):
         for what, token in bad_tokens(service).items():
             answer = await client.get("/api/v1/stream/", params={"token": token})
             assert answer.status_code == 401 and "detail" in answer.json(), what
+
+
+# --- SockJS ------------------------------------------------------------------------------------
+
+
+class XhrSockJs:
+    """One SockJS JSON session over xhr polling with `?token=` on every request, as sockjs-client sends it."""
+
+    def __init__(self, token: str):
+        self.path = f"/sockjs/notifications/000/{secrets.token_hex(8)}"
+        self.query = "?" + str(httpx.QueryParams({"token": token}))
+        self.client = httpx.Client(timeout=WAIT_SECS, trust_env=False)
+
+    def poll(self, instance) -> str:
+        return self.client.post(f"{instance.url}{self.path}/xhr{self.query}").text
+
+    def send(self, instance, message: dict) -> int:
+        body = json.dumps([json.dumps(message)])
+        return self.client.post(f"{instance.url}{self.path}/xhr_send{self.query}", content=body).status_code
+
+    def next_frame(self, instance, timeout: float = WAIT_SECS) -> str:
+        """Poll until something other than a heartbeat comes; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frame = self.poll(instance).rstrip("\n")
+            if frame != "h":
+                return frame
+        raise AssertionError(f"nothing but heartbeats for {timeout}s")
+
+
+def test_sockjs_json_with_a_token_admits_requests_on_both_instances_and_ends_with_4000_at_exp(service):
+    """SockJS (xhr) with `?token=`: welcome, a pong through the other instance, then c[4000] at exp; bad: c[4401]."""
+    session = XhrSockJs(service.mint(exp_in=SHORT_EXP_SECS + 2))
+    assert session.poll(service.a) == "o\n"
+    welcome = json.loads(json.loads(session.next_frame(service.b)[1:])[0])
+    assert welcome["type"] == "welcome" and welcome["user"]["username"] == "ada"
+    assert session.send(service.b, {"type": "ping", "ts": 7}) == 204
+    pong = json.loads(json.loads(session.next_frame(service.a)[1:])[0])
+    assert pong == {"type": "pong", "ts": 7}
+    assert session.next_frame(service.b, SHORT_EXP_SECS + WAIT_SECS) == 'c[4000,"session ended"]'
+    for what, token in bad_tokens(service).items():
+        refused = XhrSockJs(token)
+        assert refused.poll(service.a) == "o\n", what
+        assert refused.next_frame(service.b) == 'c[4401,"not authenticated"]', what
 
 
 # --- the start-up check ------------------------------------------------------------------------

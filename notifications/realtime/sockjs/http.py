@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from channels.auth import AuthMiddlewareStack
 
 from notifications.protocol import sockjs
-from notifications.realtime.authentication import ticket_of
+from notifications.realtime.authentication import carried_credential
 from notifications.realtime.layer import LayerUnavailable
 from notifications.realtime.origins import is_allowed_origin
 from notifications.realtime.sockjs.endpoints import Endpoint, available
@@ -72,10 +72,10 @@ def has_foreign_origin(scope: dict) -> bool:
 
 
 def credential_of(scope: dict) -> Credential:
-    """Return what the request authenticates with (its cookie's user, its ticket's digest)."""
+    """Return what the request authenticates with (its cookie's user, its ticket's or token's digest)."""
     user = scope.get("user")
     user_id = user.pk if user is not None and user.is_authenticated else None
-    return Credential(user_id, ticket_digest(ticket_of(scope)))
+    return Credential(user_id, ticket_digest(carried_credential(scope)))
 
 
 class Response:

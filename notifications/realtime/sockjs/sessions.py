@@ -13,7 +13,7 @@ import logging
 
 from notifications import conf
 from notifications.protocol import sockjs
-from notifications.realtime.authentication import ticket_of
+from notifications.realtime.authentication import carried_credential
 from notifications.realtime.hub import Hub
 from notifications.realtime.layer import LayerUnavailable
 from notifications.realtime.sockjs.bridge import reason_of
@@ -53,7 +53,7 @@ class SockJsSession:
     def __init__(self, endpoint: Endpoint, session_id: str, scope: dict, registry: "Registry"):
         self.endpoint, self.session_id, self.registry = endpoint, session_id, registry
         self.adapter = endpoint.bridged(scope, self)
-        self.ticket_digest = digest_of(ticket_of(scope))
+        self.ticket_digest = digest_of(carried_credential(scope))
         self.queue: list[str] = []
         self.receiver = None
         self.opened = False
