@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 POLL_SECS = 1.0  # other instances' rows (and instance_lost ones) are picked up this often
 CONFIRM_TIMEOUT_SECS = 10.0
-RECONNECT_MIN_SECS, RECONNECT_MAX_SECS = 0.5, 15.0
+RECONNECT_MIN_SECS, RECONNECT_MAX_SECS = 0.5, 5.0
 MAX_WEBHOOKS_IN_FLIGHT = 200
 SERVER_CLOSE_REASONS = {4000: "session_ended", 1001: "shutdown", 1011: "error"}
 
@@ -96,9 +96,9 @@ class ExchangePublisher:
     async def run_forever(self) -> None:
         delay = RECONNECT_MIN_SECS
         while True:
+            published = self.published
             try:
                 await self._connect()
-                delay = RECONNECT_MIN_SECS
                 await self._publish_forever()
             except asyncio.CancelledError:
                 await self._disconnect()
@@ -106,8 +106,8 @@ class ExchangePublisher:
             except Exception as exc:
                 logger.warning("connection events: publishing failed (%s); retrying in %.1fs", exc, delay)
             await self._disconnect()
+            delay = RECONNECT_MIN_SECS if self.published > published else min(delay * 2, RECONNECT_MAX_SECS)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_SECS)
 
     async def _connect(self) -> None:
         self.connection = carehare.Connection(self.url, connect_timeout=5)
@@ -155,7 +155,7 @@ class ExchangePublisher:
         channel = self.connection._protocol._get_exchange_channel(conf.connection_events_exchange())
         body = event.body.encode("utf-8")
         properties = pamqp.commands.Basic.Properties(
-            content_type="application/json", delivery_mode=2, message_id=str(event.event_id), type=event.type
+            content_type="application/json", delivery_mode=2, message_id=str(event.event_id), message_type=event.type
         )
         channel._frame_writer.send_frames(
             [
