@@ -30,7 +30,7 @@ TOKENS = [
     b"\x00\x04MQTT\x04",
     b"\xed\xa0\x80",
 ]
-mqtt_text = st.text(st.characters(exclude_characters="\x00"), max_size=20)
+mqtt_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
 chunk = st.one_of(st.sampled_from(TOKENS), st.binary(max_size=64))
 client_packet = st.one_of(
     st.builds(connect, mqtt_text, st.booleans(), st.integers(0, 65535)),
