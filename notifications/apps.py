@@ -8,3 +8,6 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications import checks, signals  # noqa: F401  (registers the checks, connects the receivers)
+        from notifications.ops.accesslog import redact_daphne_access_log
+
+        redact_daphne_access_log()
