@@ -104,7 +104,6 @@ def events_deployment(make_deployment):
     deployment = make_deployment(extra_env=env)
     deployment.exchange = exchange
     deployment.create_user("ada", PASSWORD)
-    deployment.create_user("bob", PASSWORD)
     return deployment
 
 
@@ -115,14 +114,31 @@ async def open_socket(session, instance):
     return ws, welcome["connection_id"]
 
 
-async def test_each_socket_publishes_one_connected_and_one_disconnected_under_random_churn(events_deployment):
-    """150 sockets over two instances open and close in random order; a logout ends bob's with 4000.
+async def kill_b_and_wait_for_lost(tap: ExchangeTap, session, b) -> tuple[dict, float]:
+    """Open sockets on B, SIGKILL it; return their disconnects (from the survivor) and how long they took."""
+    lost_ids = [(await open_socket(session, b))[1] for _ in range(6)]
+    await tap.wait_for(has_all(lost_ids, "user.connected"))
+    b.kill()
+    killed = time.monotonic()
+    await tap.wait_for(has_all(lost_ids, "user.disconnected"), timeout=PRESENCE_TIMEOUT_SECS + 20)
+    took = time.monotonic() - killed
+    events = unique(tap.messages)
+    return {cid: events[cid, "user.disconnected"] for cid in lost_ids}, took
+
+
+async def test_each_socket_publishes_one_connected_and_one_disconnected_also_when_its_instance_is_killed(
+    events_deployment,
+):
+    """150 sockets over two instances open and close in random order; a logout ends bob's with 4000; B is killed.
 
     Each socket gets exactly one `user.connected` and one `user.disconnected`
     with PROTOCOL 5.2's body: the user, the instance that held it, the
     protocol, the close code and the reason (`client`, `session_ended`).
+    After SIGKILL of B, A publishes `instance_lost` (code null) once for each
+    of B's sockets, once the presence timeout has passed.
     """
     deployment = events_deployment
+    deployment.create_user("bob", PASSWORD)
     async with ExchangeTap(deployment.amqp_url, deployment.exchange) as tap:
         a, b = deployment.instance("A"), deployment.instance("B")
         ada = UserSession(a, "ada", PASSWORD).login()
@@ -145,6 +161,7 @@ async def test_each_socket_publishes_one_connected_and_one_disconnected_under_ra
         await asyncio.gather(*(ws.wait_closed() for ws, _ in bobs))
 
         events = unique(await tap.wait_for(has_all(closed + bob_ids, "user.connected", "user.disconnected")))
+        lost, took = await kill_b_and_wait_for_lost(tap, ada, b)
     assert len(closed) == 150 and len(events) == 2 * 153
     for cid in closed:
         connected, ended = events[cid, "user.connected"], events[cid, "user.disconnected"]
@@ -158,29 +175,8 @@ async def test_each_socket_publishes_one_connected_and_one_disconnected_under_ra
             4000,
             "session_ended",
         )
-
-
-async def test_a_killed_instances_sockets_are_published_lost_by_the_survivor(events_deployment):
-    """After SIGKILL of B, A publishes `instance_lost` (code null) once for each of B's sockets, past the timeout."""
-    deployment = events_deployment
-    async with ExchangeTap(deployment.amqp_url, deployment.exchange) as tap:
-        a, b = deployment.instance("A"), deployment.instance("B")
-        ada = UserSession(a, "ada", PASSWORD).login()
-        on_b = [await open_socket(ada, b) for _ in range(6)]
-        on_a, on_a_id = await open_socket(ada, a)
-        lost = [cid for _, cid in on_b]
-        await tap.wait_for(has_all(lost + [on_a_id], "user.connected"))
-        b.kill()
-        killed = time.monotonic()
-        await tap.wait_for(has_all(lost, "user.disconnected"), timeout=PRESENCE_TIMEOUT_SECS + 20)
-        took = time.monotonic() - killed
-        await on_a.close()
-        events = unique(await tap.wait_for(has_all([on_a_id], "user.disconnected")))
     assert took >= PRESENCE_TIMEOUT_SECS - 1, "declared lost before the presence timeout"
-    for cid in lost:
-        ended = events[cid, "user.disconnected"]
-        assert (ended["reason"], ended["code"], ended["instance"]) == ("instance_lost", None, "B")
-    assert events[on_a_id, "user.disconnected"]["reason"] == "client"
+    assert {(e["reason"], e["code"], e["instance"]) for e in lost.values()} == {("instance_lost", None, "B")}
 
 
 async def test_a_broker_cut_delays_connection_events_and_loses_none(events_deployment, make_proxy):
