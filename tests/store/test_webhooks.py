@@ -107,3 +107,31 @@ def test_create_webhook_creates_with_both_events_and_updates_the_same_url():
     with pytest.raises(CommandError):
         call_command("create_webhook", "ftp://example.org/", "--secret", "x")
     assert json.dumps(endpoint.events)
+
+
+def test_the_admin_edits_endpoints_and_shows_each_attempt_with_its_status_and_answer(client, django_user_model):
+    """Endpoints have an add form; a delivery's page lists its attempts (status, answer); the list shows its state."""
+    staff = django_user_model.objects.create_superuser("boss", password="pw")
+    client.force_login(staff)
+    webhooks.save_endpoint("http://127.0.0.1:9/hook", "s", [])
+    stored_event(staff)
+    (delivery,) = webhooks.claim_due()
+    webhooks.record_attempt(delivery, status_code=503, answer="try later", error="", duration_ms=7)
+    assert client.get("/admin/notifications/webhookendpoint/add/").status_code == 200
+    page = client.get(f"/admin/notifications/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 200 and b"try later" in page.content and b"503" in page.content
+    listing = client.get("/admin/notifications/webhookdelivery/")
+    assert listing.status_code == 200 and b"retrying" in listing.content
+    assert client.get("/admin/notifications/connectionevent/").status_code == 200
+
+
+def test_an_endpoint_added_in_the_admin_stores_its_event_types(client, django_user_model):
+    """The admin form saves the URL, the secret and the ticked event types."""
+    client.force_login(django_user_model.objects.create_superuser("boss", password="pw"))
+    answer = client.post(
+        "/admin/notifications/webhookendpoint/add/",
+        {"url": "https://example.org/in", "secret": "s3", "events": ["user.connected"], "is_active": "on"},
+    )
+    assert answer.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.url, endpoint.secret, endpoint.events) == ("https://example.org/in", "s3", ["user.connected"])
