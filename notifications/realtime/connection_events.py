@@ -188,13 +188,18 @@ class WebhookSender:
     async def run_forever(self) -> None:
         timeout = conf.webhook_timeout_secs()
         async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
-            while True:
-                await self._guarded_round(client)
-                try:
-                    await asyncio.wait_for(self.wake.wait(), POLL_SECS)
-                except TimeoutError:
-                    pass
-                self.wake.clear()
+            try:
+                while True:
+                    await self._guarded_round(client)
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), POLL_SECS)
+                    except TimeoutError:
+                        pass
+                    self.wake.clear()
+            finally:  # a POST cut short is retried when its lease ends
+                for task in list(self._in_flight):
+                    task.cancel()
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def _guarded_round(self, client: httpx.AsyncClient) -> None:
         try:

@@ -132,3 +132,30 @@ def test_the_reason_names_who_closed_and_why():
     assert disconnect_code_and_reason(1011, 1011) == (1011, "error")
     assert disconnect_code_and_reason(4429, 4429) == (4429, "refused")
     assert disconnect_code_and_reason(1009, 1009) == (1009, "refused")
+
+
+async def test_a_published_message_is_persistent_json_routed_by_its_type_and_awaits_its_confirm():
+    """The frames carry delivery_mode 2, the event id as message_id, the type as routing key; the body is split."""
+    from notifications.realtime.connection_events import ExchangePublisher
+
+    frames = []
+    channel = SimpleNamespace(
+        exchange_name="notify.connections",
+        _frame_max=40,
+        _delivering={},
+        _next_delivery_tag=1,
+        _frame_writer=SimpleNamespace(send_frames=frames.extend),
+    )
+    publisher = ExchangePublisher("amqp://127.0.0.1")
+    publisher.connection = SimpleNamespace(_protocol=SimpleNamespace(_get_exchange_channel=lambda name: channel))
+    event = connection_events.build(
+        "user.connected", user={"id": 1, "username": "ada"}, connection_id="c" * 32,
+        instance="A", protocol="sse", at=timezone.now(),
+    )  # fmt: skip
+    confirmed = publisher._send(event)
+    publish, header, *bodies = frames
+    assert (publish.exchange, publish.routing_key) == ("notify.connections", "user.connected")
+    assert header.properties.delivery_mode == 2 and header.properties.message_id == str(event.event_id)
+    assert header.properties.content_type == "application/json"
+    assert b"".join(b.value for b in bodies).decode() == event.body and len(bodies) > 1
+    assert not confirmed.done() and channel._delivering == {1: confirmed}
