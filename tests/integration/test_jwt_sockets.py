@@ -348,7 +348,7 @@ class XhrSockJs:
 
 
 def test_sockjs_json_with_a_token_admits_requests_on_both_instances_and_ends_with_4000_at_exp(service):
-    """SockJS (xhr) with `?token=`: welcome, a pong through the other instance, then c[4000] at exp; bad: c[4401]."""
+    """SockJS (xhr) with `?token=`: welcome, pong via either instance, refresh, c[4000] at its exp; bad: c[4401]."""
     session = XhrSockJs(service.mint(exp_in=SHORT_EXP_SECS + 2))
     assert session.poll(service.a) == "o\n"
     welcome = json.loads(json.loads(session.next_frame(service.b)[1:])[0])
@@ -356,7 +356,12 @@ def test_sockjs_json_with_a_token_admits_requests_on_both_instances_and_ends_wit
     assert session.send(service.b, {"type": "ping", "ts": 7}) == 204
     pong = json.loads(json.loads(session.next_frame(service.a)[1:])[0])
     assert pong == {"type": "pong", "ts": 7}
+    later = int(time.time()) + SHORT_EXP_SECS + 4
+    renewed = jwt.encode({"sub": "ada", "exp": later}, service.private_key, "RS256")
+    assert session.send(service.a, {"type": "refresh", "token": renewed}) == 204
+    assert json.loads(json.loads(session.next_frame(service.b)[1:])[0]) == {"type": "refreshed", "exp": later}
     assert session.next_frame(service.b, SHORT_EXP_SECS + WAIT_SECS) == 'c[4000,"session ended"]'
+    assert time.time() >= later - 1
     for what, token in bad_tokens(service).items():
         refused = XhrSockJs(token)
         assert refused.poll(service.a) == "o\n", what
