@@ -93,7 +93,7 @@ def declare_lost(now: datetime | None = None) -> int:
     cutoff = presence.fresh_after(now)
     with transaction.atomic():
         rows = list(
-            Connection.objects.select_for_update(skip_locked=True)
+            Connection.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(last_seen__lt=cutoff)
             .select_related("user")
             .order_by("last_seen")
