@@ -2,9 +2,10 @@
 
     python -m bench.loadgen SPEC.json RESULT.json
 
-SPEC: {"clients": [{"url": ..., "origin": ..., "ticket": ...}], "protocol":
+SPEC: {"clients": [{"url": ..., "origin": ..., "ticket": ..., "qos": ...}], "protocol":
 "notify"|"stomp"|"mqtt"|"naive", "expect": deliveries expected per client
-(0: hold idle), "timeout": seconds, "qos": MQTT QoS to subscribe with (0)}.
+(0: hold idle), "timeout": seconds}; an MQTT client's "qos" (default 0) is the QoS it
+subscribes with (at 1 it answers every PUBLISH with PUBACK).
 It connects every client (JSON: resumes from the welcome's cursor; STOMP:
 CONNECT with the ticket as passcode, SUBSCRIBE `/user/queue/notifications`
 with ack auto and a receipt; MQTT: CONNECT with the ticket as password,
@@ -146,7 +147,7 @@ class MqttClient(Client):
 
     async def start(self) -> None:
         self.reader = framing.MqttReader()
-        self.qos = int(self.options.get("qos", 0))
+        self.qos = int(self.spec.get("qos", self.options.get("qos", 0)))
         await self.ws.send(framing.mqtt_connect(self.spec["ticket"]))
         [(kind, _, body)] = await self._packets()
         if kind != framing.CONNACK or body[1] != 0:

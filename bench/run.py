@@ -11,7 +11,8 @@
 Needs RabbitMQ (127.0.0.1:5672), Redis (127.0.0.1:6379, for the channels_redis
 baseline) and PostgreSQL (BENCH_DATABASE_URL, default the local `test` server).
 W1 and W2 run over JSON (`W1`, `W2`), STOMP (`W1-stomp`, `W2-stomp`) and MQTT
-(`W1-mqtt`, `W2-mqtt`); the rows say their protocol.
+(`W1-mqtt`, `W2-mqtt` at QoS 0; `W1-mqtt-qos1`, `W2-mqtt-qos1` with a PUBACK for
+every message); the rows say their protocol.
 Exits non-zero when our product lost, duplicated or reordered a delivery (never for speed).
 """
 
@@ -25,7 +26,19 @@ from pathlib import Path
 from . import report
 from .workloads import FULL, SHORT, Sizes, baseline_naive, baseline_redis, ours
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "baselines", "W1-stomp", "W2-stomp", "W1-mqtt", "W2-mqtt")
+WORKLOADS = (
+    "W1",
+    "W2",
+    "W3",
+    "W4",
+    "baselines",
+    "W1-stomp",
+    "W2-stomp",
+    "W1-mqtt",
+    "W2-mqtt",
+    "W1-mqtt-qos1",
+    "W2-mqtt-qos1",
+)
 
 
 async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | None, server: str) -> list[dict]:

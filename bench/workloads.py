@@ -76,9 +76,12 @@ PROTOCOLS = {
     "json": ("notify", "/ws/notifications/", "query"),
     "stomp": ("stomp", "/ws/stomp/", "passcode"),
     "mqtt": ("mqtt", "/mqtt", "password"),
+    "mqtt-qos1": ("mqtt", "/mqtt", "password"),  # subscribed at QoS 1: every PUBLISH answered with PUBACK
 }
+# What a protocol's clients ask for besides connecting.
+CLIENT_OPTIONS = {"mqtt-qos1": {"qos": 1}}
 # The table's label for each protocol (JSON's rows keep their names from before STOMP and MQTT).
-LABELS = {"json": "", "stomp": ", STOMP", "mqtt": ", MQTT"}
+LABELS = {"json": "", "stomp": ", STOMP", "mqtt": ", MQTT", "mqtt-qos1": ", MQTT QoS 1"}
 
 
 async def notify_clients(instances, token: str, usernames: list[str], protocol: str = "json") -> list[dict]:
@@ -92,10 +95,11 @@ async def notify_clients(instances, token: str, usernames: list[str], protocol: 
     clients = []
     for i, ticket in enumerate(tickets):
         instance = instances[i % len(instances)]
+        options = CLIENT_OPTIONS.get(protocol, {})
         if where == "query":
-            clients.append({"url": f"{instance.ws_url}{path}?ticket={ticket}", "origin": instance.origin})
+            clients.append({"url": f"{instance.ws_url}{path}?ticket={ticket}", "origin": instance.origin, **options})
         else:
-            clients.append({"url": f"{instance.ws_url}{path}", "origin": instance.origin, "ticket": ticket})
+            clients.append({"url": f"{instance.ws_url}{path}", "origin": instance.origin, "ticket": ticket, **options})
     return clients
 
 

@@ -27,7 +27,7 @@ OUR_ROWS = [
 # W1 and W2 over the other protocols, each row with its protocol.
 OTHER_PROTOCOL_ROWS = {
     name.format(label): protocol
-    for protocol, label in (("stomp", "STOMP"), ("mqtt", "MQTT"))
+    for protocol, label in (("stomp", "STOMP"), ("mqtt", "MQTT"), ("mqtt-qos1", "MQTT QoS 1"))
     for name in (
         "W1 saturated (ours, 2 instances, {})",
         "W1 at 1/s (ours, 2 instances, {})",
