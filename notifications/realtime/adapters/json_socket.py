@@ -8,61 +8,24 @@ into an `error` frame, here only.
 
 import logging
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
 from notifications import conf
 from notifications.errors import FrameError
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
-from notifications.realtime.session import CLOSE_INTERNAL_ERROR, Session
+from notifications.realtime.adapters.guarded import GuardedSocketConsumer
+from notifications.realtime.session import Session
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SUBPROTOCOLS = ("notify.v1.json",)
 
 
-class JsonSocketConsumer(AsyncWebsocketConsumer):
+class JsonSocketConsumer(GuardedSocketConsumer):
     """One socket speaking section 1's JSON frames."""
 
-    # No per-socket layer channel: the hub reads the layer for the whole process.
-    channel_layer_alias = "__hub_reads_the_layer__"
     protocol_name = "json"
-    session: Session | None = None
-
-    async def dispatch(self, message: dict) -> None:
-        """Run the handler of an ASGI message; an unexpected error ends the session and closes with 1011.
-
-        Without this, the error would end the application instance: daphne
-        closes with 1011 but `disconnect` never runs, so the hub and presence
-        would keep the socket. channels 4.2+ would also hop to its one shared
-        sync thread before every message to close stale database connections;
-        every query here goes through `database_sync_to_async`, which does
-        that itself, so the hop only serialised all sockets' frames.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        try:
-            await handler(message)
-        except StopConsumer:
-            raise
-        except Exception:
-            logger.exception("socket failed handling %s", message["type"], extra=self._log_context())
-            await self._fail()
-
-    async def _fail(self) -> None:
-        if self.session is not None:
-            await self.session.fail()
-        else:
-            await self.close(code=CLOSE_INTERNAL_ERROR)
-
-    def _log_context(self) -> dict:
-        if self.session is None:
-            return {"event": "ws.failed"}
-        return self.session.log_context("ws.failed")
 
     async def connect(self) -> None:
         offered = self.scope.get("subprotocols") or []

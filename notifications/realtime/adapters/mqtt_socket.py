@@ -16,10 +16,7 @@ import logging
 import uuid
 from urllib.parse import urlencode
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from notifications import conf
 from notifications.errors import RateLimited
@@ -27,6 +24,7 @@ from notifications.protocol.cursors import Cursor
 from notifications.protocol.mqtt import encoder, packets, topics
 from notifications.protocol.mqtt.decoder import Decoder
 from notifications.protocol.mqtt.errors import ConnectRefused, MqttError, PacketTooBig, UnexpectedPacket
+from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.adapters.mqtt_acks import AckTracker, InFlightFull
 from notifications.realtime.authentication import Identity, authenticate
 from notifications.realtime.session import (
@@ -53,41 +51,11 @@ CLOSE_SILENT = 4408
 _REFUSAL_RETURN_CODES = {CLOSE_NOT_AUTHENTICATED: packets.NOT_AUTHORIZED, CLOSE_GOING_AWAY: packets.SERVER_UNAVAILABLE}
 
 
-class MqttSocketConsumer(AsyncWebsocketConsumer):
+class MqttSocketConsumer(GuardedSocketConsumer):
     """One socket speaking MQTT 3.1.1 in binary WebSocket messages."""
 
     # No per-socket layer channel: the hub reads the layer for the whole process.
-    channel_layer_alias = "__hub_reads_the_layer__"
     protocol_name = "mqtt"
-    session: Session | None = None
-
-    async def dispatch(self, message: dict) -> None:
-        """Run the handler of an ASGI message; an unexpected error ends the session and closes with 1011.
-
-        As in the JSON adapter: without this, daphne would close with 1011
-        but `disconnect` would never run, leaving the socket in the hub.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        try:
-            await handler(message)
-        except StopConsumer:
-            raise
-        except Exception:
-            logger.exception("socket failed handling %s", message["type"], extra=self._log_context("ws.failed"))
-            await self._fail()
-
-    async def _fail(self) -> None:
-        if self.session is not None:
-            await self.session.fail()
-        else:
-            await self.close(code=CLOSE_INTERNAL_ERROR)
-
-    def _log_context(self, event: str) -> dict:
-        if self.session is None:
-            return {"event": event, "protocol": self.protocol_name}
-        return self.session.log_context(event)
 
     # --- opening and ending ----------------------------------------------------------------
 

@@ -13,10 +13,7 @@ import logging
 import uuid
 from urllib.parse import urlencode
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from notifications import conf
 from notifications.errors import FrameError, RateLimited
@@ -33,6 +30,7 @@ from notifications.protocol.stomp.negotiation import (
     negotiate_heart_beat,
     negotiate_version,
 )
+from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.adapters.stomp_heartbeats import HeartBeats
 from notifications.realtime.adapters.stomp_subscriptions import (
     ACK_MODES,
@@ -45,7 +43,7 @@ from notifications.realtime.adapters.stomp_subscriptions import (
 )
 from notifications.realtime.authentication import Identity, ticket_of
 from notifications.realtime.delivery import REPLAY_PAGE
-from notifications.realtime.session import CLOSE_INTERNAL_ERROR, Session
+from notifications.realtime.session import Session
 from notifications.realtime.supervision import TaskSet
 from notifications.store import streams
 
@@ -69,31 +67,10 @@ CONNECT_TIMEOUT_SECS = 10.0
 UNCOUNTED = frozenset({"", "ACK", "NACK"})
 
 
-class StompSocketConsumer(AsyncWebsocketConsumer):
+class StompSocketConsumer(GuardedSocketConsumer):
     """One socket speaking STOMP 1.2 or 1.1."""
 
-    channel_layer_alias = "__hub_reads_the_layer__"
     protocol_name = "stomp"
-    session: Session | None = None
-
-    async def dispatch(self, message: dict) -> None:
-        """Run the handler of an ASGI message; an unexpected error ends the session with ERROR and 1011."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        try:
-            await handler(message)
-        except StopConsumer:
-            raise
-        except Exception:
-            logger.exception("stomp socket failed handling %s", message["type"], extra=self._log_context())
-            if self.session is not None:
-                await self.session.fail()
-            else:
-                await self.close(code=CLOSE_INTERNAL_ERROR)
-
-    def _log_context(self) -> dict:
-        return {"event": "ws.failed"} if self.session is None else self.session.log_context("ws.failed")
 
     # --- opening -------------------------------------------------------------------------
 

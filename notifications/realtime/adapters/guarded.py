@@ -1,0 +1,54 @@
+"""The base of every WebSocket adapter: one session per socket, and no failure that leaves a ghost."""
+
+import logging
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from notifications.realtime.session import CLOSE_INTERNAL_ERROR, Session
+
+logger = logging.getLogger(__name__)
+
+
+class GuardedSocketConsumer(AsyncWebsocketConsumer):
+    """A WebSocket consumer that drives a `Session`; subclasses set `protocol_name` and speak their protocol."""
+
+    # No per-socket layer channel: the hub reads the layer for the whole process.
+    channel_layer_alias = "__hub_reads_the_layer__"
+    protocol_name = ""
+    session: Session | None = None
+
+    async def dispatch(self, message: dict) -> None:
+        """Run the handler of an ASGI message; an unexpected error ends the session and closes with 1011.
+
+        Without this, the error would end the application instance: daphne
+        closes with 1011 but `disconnect` never runs, so the hub and presence
+        would keep the socket. channels 4.2+ would also hop to its one shared
+        sync thread before every message to close stale database connections;
+        every query here goes through `database_sync_to_async`, which does
+        that itself, so the hop only serialised all sockets' frames.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            logger.exception(
+                "%s socket failed handling %s", self.protocol_name, message["type"], extra=self._log_context()
+            )
+            await self._fail()
+
+    async def _fail(self) -> None:
+        if self.session is not None:
+            await self.session.fail()
+        else:
+            await self.close(code=CLOSE_INTERNAL_ERROR)
+
+    def _log_context(self, event: str = "ws.failed") -> dict:
+        if self.session is None:
+            return {"event": event, "protocol": self.protocol_name}
+        return self.session.log_context(event)
