@@ -14,7 +14,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from notifications import conf
-from notifications.models import Event, IdempotencyRecord, StreamHead
+from notifications.models import ConnectionEvent, Event, IdempotencyRecord, StreamHead, WebhookDelivery
 from notifications.store import mqtt_sessions, presence, tickets
 
 PRUNE_BATCH = 5000
@@ -53,6 +53,19 @@ def prune_idempotency_records(now=None) -> int:
     return IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
+def prune_connection_events(now=None) -> int:
+    """Delete connection events older than NOTIFY_HISTORY_DAYS that were published and whose webhooks finished.
+
+    Their deliveries and attempts go with them (the admin's history of a webhook is as long as the events').
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
+    unfinished = WebhookDelivery.objects.filter(delivered_at__isnull=True, gave_up_at__isnull=True)
+    doomed = ConnectionEvent.objects.filter(created_at__lt=cutoff, published_at__isnull=False).exclude(
+        pk__in=unfinished.values("event_id")
+    )
+    return doomed.delete()[1].get(ConnectionEvent._meta.label, 0)
+
+
 def prune_all(now=None) -> dict[str, int]:
     """Run every retention step; return how many rows each deleted."""
     return {
@@ -61,4 +74,5 @@ def prune_all(now=None) -> dict[str, int]:
         "idempotency records": prune_idempotency_records(now),
         "stale presence rows": presence.delete_stale(now),
         "stale MQTT sessions": mqtt_sessions.delete_stale_sessions(now),
+        "connection events": prune_connection_events(now),
     }

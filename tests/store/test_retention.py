@@ -92,7 +92,30 @@ def test_prune_also_drops_expired_tickets_old_idempotency_answers_and_dead_insta
         "idempotency records": 1,
         "stale presence rows": 1,
         "stale MQTT sessions": 0,
+        "connection events": 0,
     }
     assert list(WebSocketTicket.objects.values_list("ticket_hash", flat=True)) == ["new"]
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
     assert list(Connection.objects.values_list("connection_id", flat=True)) == ["live"]
+
+
+def test_published_connection_events_past_the_history_go_with_their_finished_webhook_deliveries(db, settings):
+    """Old published events whose webhooks delivered go; an unpublished one, or one still being retried, stays."""
+    from notifications.models import ConnectionEvent, WebhookDelivery, WebhookEndpoint
+    from notifications.store.retention import prune_connection_events
+
+    settings.NOTIFY_HISTORY_DAYS = 7
+    old, now = timezone.now() - timedelta(days=8), timezone.now()
+    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hook", secret="s" * 32)
+
+    def event(name, published, delivered):
+        row = ConnectionEvent.objects.create(
+            type="user.connected", connection_id=name, instance="a", body="{}", created_at=old, published_at=published
+        )
+        WebhookDelivery.objects.create(endpoint=endpoint, event=row, delivered_at=delivered)
+        return row
+
+    event("done", now, now)
+    kept = [event("unpublished", None, now).connection_id, event("retrying", now, None).connection_id]
+    assert prune_connection_events() == 1
+    assert sorted(ConnectionEvent.objects.values_list("connection_id", flat=True)) == sorted(kept)
