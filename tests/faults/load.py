@@ -87,7 +87,8 @@ class Publisher:
                 await self._post(client, "/api/v1/broadcasts/", {"title": f"Notice {number}"}, None)
             else:
                 request_id = request_ids[number % len(request_ids)]
-                body = {"request": request_id, "status": "processing", "progress": number % 101}
+                # Progress may never decrease (PROTOCOL section 2): every event is another step of "processing".
+                body = {"request": request_id, "status": "processing", "message": f"step {number}"}
                 await self._post(client, "/api/v1/events/", body, self.requests[request_id])
         self.finished = True
 

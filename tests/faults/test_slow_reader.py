@@ -84,7 +84,7 @@ async def feed_the_sloth(instance, token: str, sloth_request: str, ada_request: 
     reading = asyncio.ensure_future(ada.read_for(120))  # arrival times are taken as frames come
     blob = "x" * BIG_EVENT_BYTES
     for number in range(BIG_EVENTS):
-        body = {"request": sloth_request, "status": "processing", "progress": number % 101, "data": {"blob": blob}}
+        body = {"request": sloth_request, "status": "processing", "message": f"step {number}", "data": {"blob": blob}}
         answer = await publisher.apost_json("/api/v1/events/", body)
         assert answer.status_code == 202, answer.text[:200]
         run.bytes_sent_to_sloth += BIG_EVENT_BYTES
