@@ -106,7 +106,9 @@ async def feed_the_sloth(instance, token: str, sloth_request: str, ada_request: 
 @pytest.fixture(scope="module")
 def slow_reader_run(tmp_path_factory, amqp_url, static_files) -> SlowReaderRun:
     """Run the scenario once: a sloth that stops reading, 24 MB of events for it, a normal client beside it."""
-    deployment = Deployment(tmp_path_factory.mktemp("slow-reader"), amqp_url=amqp_url)
+    # Events far larger than the default bound on `data`, so that the sloth's buffer fills in a few of them.
+    big_data = {"NOTIFY_MAX_EVENT_DATA_BYTES": str(2 * BIG_EVENT_BYTES)}
+    deployment = Deployment(tmp_path_factory.mktemp("slow-reader"), amqp_url=amqp_url, extra_env=big_data)
     try:
         instance = deployment.instance("A")
         create_users(deployment, ["sloth", "ada"], PASSWORD)
