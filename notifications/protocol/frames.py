@@ -32,8 +32,11 @@ def _require(frame: dict, name: str) -> Any:
 
 
 def _check_resume(frame: dict) -> dict:
+    coalesce = frame.get("coalesce", False)
+    if not isinstance(coalesce, bool):
+        raise BadFrame("'coalesce' must be true or false")
     try:
-        return {"cursor": Cursor.decode(_require(frame, "cursor"))}
+        return {"cursor": Cursor.decode(_require(frame, "cursor")), "coalesce": coalesce}
     except InvalidCursor as exc:
         raise BadFrame(f"'cursor': {exc}") from None
 
@@ -124,8 +127,12 @@ def event(encoded_payload: str, cursor: Cursor) -> str:
     return f'{{"type":"event","cursor":"{cursor.encode()}",{encoded_payload}}}'
 
 
-def replayed(count: int, cursor: Cursor, ref: str | None) -> str:
-    return _dump(_reffed({"type": "replayed", "count": count, "cursor": cursor.encode()}, ref))
+def replayed(count: int, cursor: Cursor, ref: str | None, coalesced: int | None = None) -> str:
+    """Return `replayed`; `coalesced` (how many events a coalesced resume skipped) only answers one."""
+    frame = {"type": "replayed", "count": count, "cursor": cursor.encode()}
+    if coalesced is not None:
+        frame["coalesced"] = coalesced
+    return _dump(_reffed(frame, ref))
 
 
 def reset(reason: str, ref: str | None) -> str:

@@ -23,7 +23,7 @@ from notifications.ops import metrics
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
 from notifications.realtime.supervision import TaskSet
-from notifications.store import streams
+from notifications.store import coalescing, streams
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class OrderedDelivery:
         self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
         self._queue: deque[dict] = deque()
         self._catch_up_wanted = False
-        self._resumes: deque[tuple[Cursor, str | None]] = deque()
+        self._resumes: deque[tuple[Cursor, str | None, bool]] = deque()
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -84,8 +84,9 @@ class OrderedDelivery:
         self._catch_up_wanted = True
         self._wake.set()
 
-    def resume(self, cursor: Cursor, ref: str | None) -> None:
-        self._resumes.append((cursor, ref))
+    def resume(self, cursor: Cursor, ref: str | None, coalesce: bool = False) -> None:
+        """Queue a resume; `coalesce` sends each request's latest event only (`store/coalescing.py`)."""
+        self._resumes.append((cursor, ref, coalesce))
         self._wake.set()
 
     def _go_live(self) -> None:
@@ -192,7 +193,10 @@ class OrderedDelivery:
             self._skip_poison(self.position, exc)
             return None
 
-    async def _serve_resume(self, cursor: Cursor, ref: str | None) -> None:
+    async def _serve_resume(self, cursor: Cursor, ref: str | None, coalesce: bool) -> None:
+        if coalesce:
+            await self._serve_coalesced_resume(cursor, ref)
+            return
         resume = await database_sync_to_async(streams.read_resume)(self.user_id, cursor, REPLAY_PAGE)
         if resume.reset_reason is not None:
             await self._transport.send_reset(resume.reset_reason, ref)
@@ -204,6 +208,31 @@ class OrderedDelivery:
             min(self.sent_since.announcements, cursor.announcements), min(self.sent_since.own, cursor.own)
         )
         await self._transport.send_replayed(count, self.position, ref)
+
+    async def _serve_coalesced_resume(self, cursor: Cursor, ref: str | None) -> None:
+        resume = await database_sync_to_async(coalescing.read_coalesced_resume)(self.user_id, cursor)
+        if resume.reset_reason is not None:
+            await self._transport.send_reset(resume.reset_reason, ref)
+            return
+        if self.position == self.sent_since:  # nothing sent yet on this connection
+            self.position = self.sent_since = cursor
+        count, after_position = 0, 0
+        while True:
+            page = await database_sync_to_async(coalescing.coalesced_page)(
+                self.user_id, cursor, resume.through, after_position, REPLAY_PAGE
+            )
+            for stored in page.events:
+                if not self._already_sent(stored.user_id is None, stored.seq):
+                    frame = self._advance(stored.user_id is None, stored.seq, self._encoded(stored))
+                    if frame is not None:
+                        self._pending_frames.append((frame, self.position, stored.created_at.timestamp(), True))
+                after_position = stored.position
+            count += await self._flush()
+            if not page.truncated:
+                break
+        # The skipped events were never sent here: a later plain resume sends them.
+        self.position = self.sent_since = resume.through
+        await self._transport.send_replayed(count, self.position, ref, coalesced=resume.coalesced)
 
     async def _send_from_database(
         self, after: Cursor, first_page: streams.Replay | None = None, replaying: bool = False

@@ -51,7 +51,8 @@ class Transport(Protocol):
 
     async def send_event(self, frame_text: str, cursor: Cursor) -> None: ...
 
-    async def send_replayed(self, count: int, cursor: Cursor, ref: str | None) -> None: ...
+    async def send_replayed(self, count: int, cursor: Cursor, ref: str | None, coalesced: int | None = None) -> None:
+        """Say a resume was served; `coalesced` is given only after a coalesced one (the JSON protocol's extension)."""
 
     async def send_reset(self, reason: str, ref: str | None) -> None: ...
 
@@ -182,9 +183,12 @@ class Session:
         metrics.record_refused(code, self.protocol)
         logger.info("frame refused: %s", code, extra={**self.log_context("ws.frame_refused"), "code": code, **fields})
 
-    def do_resume(self, cursor: Cursor, ref: str | None) -> None:
-        """Send every event after `cursor`, in order and once, then `replayed` (or `reset` past the history)."""
-        self.delivery.resume(cursor, ref)
+    def do_resume(self, cursor: Cursor, ref: str | None, coalesce: bool = False) -> None:
+        """Send every event after `cursor`, in order and once, then `replayed` (or `reset` past the history).
+
+        `coalesce`: send only each request's latest event, and every announcement (`store/coalescing.py`).
+        """
+        self.delivery.resume(cursor, ref, coalesce)
 
     async def do_ack(self, event_id: uuid.UUID, ref: str | None) -> None:
         """Mark the user's events up to `event_id` read; raise FrameNotFound for an event not in its stream."""

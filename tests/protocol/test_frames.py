@@ -81,3 +81,25 @@ def test_a_pong_is_always_valid_json():
     answer = frames.pong(frame.fields["ts"], frame.ref)
     assert json.loads(answer)["ts"] == {"n": [1.5, "\U0001f600"]}
     answer.encode("utf-8")
+
+
+def test_resume_may_ask_to_coalesce():
+    """`coalesce` is false unless the client sends true; anything but a boolean is refused."""
+    cursor = Cursor(1, 2).encode()
+    assert frames.parse_client_frame(json.dumps({"type": "resume", "cursor": cursor})).fields["coalesce"] is False
+    asked = frames.parse_client_frame(json.dumps({"type": "resume", "cursor": cursor, "coalesce": True}))
+    assert asked.fields["coalesce"] is True
+    with pytest.raises(BadFrame, match="'coalesce' must be true or false"):
+        frames.parse_client_frame(json.dumps({"type": "resume", "cursor": cursor, "coalesce": 1}))
+
+
+def test_replayed_says_how_many_events_a_coalesced_resume_skipped():
+    """`coalesced` appears only on the answer to a coalesced resume."""
+    assert "coalesced" not in json.loads(frames.replayed(3, Cursor(0, 5), None))
+    assert json.loads(frames.replayed(3, Cursor(0, 5), "r", coalesced=97)) == {
+        "type": "replayed",
+        "count": 3,
+        "cursor": Cursor(0, 5).encode(),
+        "coalesced": 97,
+        "ref": "r",
+    }

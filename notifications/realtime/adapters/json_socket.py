@@ -60,7 +60,7 @@ class JsonSocketConsumer(GuardedSocketConsumer):
             await self.send(text_data=frames.error(exc.default_code, exc.detail, frames.ref_of(exc)))
 
     async def on_resume(self, frame: frames.ClientFrame) -> None:
-        self.session.do_resume(frame.fields["cursor"], frame.ref)
+        self.session.do_resume(frame.fields["cursor"], frame.ref, frame.fields["coalesce"])
 
     async def on_ack(self, frame: frames.ClientFrame) -> None:
         await self.session.do_ack(frame.fields["id"], frame.ref)
@@ -89,8 +89,8 @@ class JsonSocketConsumer(GuardedSocketConsumer):
     async def send_event(self, frame_text: str, cursor: Cursor) -> None:
         await self.send(text_data=frame_text)
 
-    async def send_replayed(self, count: int, cursor: Cursor, ref: str | None) -> None:
-        await self.send(text_data=frames.replayed(count, cursor, ref))
+    async def send_replayed(self, count: int, cursor: Cursor, ref: str | None, coalesced: int | None = None) -> None:
+        await self.send(text_data=frames.replayed(count, cursor, ref, coalesced))
 
     async def send_reset(self, reason: str, ref: str | None) -> None:
         await self.send(text_data=frames.reset(reason, ref))
