@@ -26,6 +26,7 @@ from notifications.models import (
     StreamHead,
     TrackedRequest,
     UnreadablePayload,
+    UnseenEscalation,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -416,3 +417,19 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 class WebhookAttemptAdmin(ReadOnlyAdmin):
     list_display = ("id", "delivery", "attempted_at", "ok", "status_code", "duration_ms", "error")
     list_filter = ("ok", "status_code")
+
+
+@admin.register(UnseenEscalation)
+class UnseenEscalationAdmin(ReadOnlyAdmin):
+    """Finished requests nobody saw in time: when each is due, and whether its owner was e-mailed."""
+
+    list_display = ("request", "user", "state", "due_at", "escalated_at", "escalated_via", "outcome")
+    list_filter = (("escalated_at", admin.EmptyFieldListFilter), ("cancelled_at", admin.EmptyFieldListFilter))
+    search_fields = ("request__title", "user__username")
+    list_select_related = ("request", "user")
+
+    @admin.display(description="state")
+    def state(self, item: UnseenEscalation) -> str:
+        if item.escalated_at:
+            return "escalated" if item.escalated_via else "settled without e-mail"
+        return "read in time" if item.cancelled_at else "waiting"

@@ -60,6 +60,10 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_JWT_ISSUER": Setting(str, "", "the `iss` socket JWTs must carry; empty: not checked"),
     "NOTIFY_JWT_AUDIENCE": Setting(str, "", "the `aud` socket JWTs must carry; empty: not checked"),
     "NOTIFY_JWT_LEEWAY_SECS": Setting(int, 10, "clock skew allowed when checking a JWT's `exp`, `nbf` and `iat`"),
+    "NOTIFY_UNSEEN_AFTER_SECS": Setting(
+        float, 900.0, "a finished request unread this long is e-mailed to its owner (0: never)"
+    ),
+    "NOTIFY_PUBLIC_URL": Setting(str, "http://127.0.0.1:8000", "the site's address, for links in e-mails"),
     "NOTIFY_DEMO_PASSWORD": Setting(str, "demo", "password `scripts/run` gives the demo user"),
     "NOTIFY_DEMO_ADMIN_PASSWORD": Setting(str, "", "when set, `scripts/run` creates a staff user `admin` with it"),
     "NOTIFY_DEMO_WORKER": Setting(str, "1", "`0`: `scripts/run` starts no demo worker beside the server"),
@@ -210,3 +214,13 @@ def webhook_retry_secs() -> float:
 def webhook_concurrency() -> int:
     """Webhook POSTs in flight at once per endpoint on one instance."""
     return max(1, _get("NOTIFY_WEBHOOK_CONCURRENCY"))
+
+
+def unseen_after_secs() -> float:
+    """How long a finished request may stay unread before its owner is e-mailed; 0 turns it off."""
+    return _get("NOTIFY_UNSEEN_AFTER_SECS")
+
+
+def public_url() -> str:
+    """The site's address as users reach it, without a trailing slash."""
+    return _get("NOTIFY_PUBLIC_URL").rstrip("/")

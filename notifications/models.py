@@ -345,9 +345,7 @@ class ConnectionEvent(models.Model):
 
     class Meta:
         ordering = ["-position"]
-        constraints = [
-            models.UniqueConstraint(fields=["connection_id", "type"], name="connection_event_once_per_type")
-        ]
+        constraints = [models.UniqueConstraint(fields=["connection_id", "type"], name="connection_event_once_per_type")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.connection_id}"
@@ -357,7 +355,7 @@ class WebhookEndpoint(models.Model):
     """A receiver of connection events: POSTed, signed with its secret (PROTOCOL 5.2)."""
 
     url = models.URLField(max_length=500, unique=True)
-    secret = models.CharField(max_length=200, help_text="Signs each POST: HMAC-SHA256 of \"t.body\".")
+    secret = models.CharField(max_length=200, help_text='Signs each POST: HMAC-SHA256 of "t.body".')
     events = models.JSONField(default=list, help_text="Event types sent; empty: every type.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -405,3 +403,41 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.pk} of {self.delivery_id}"
+
+
+class UnseenEscalation(models.Model):
+    """A finished request whose owner is e-mailed unless a client reads its terminal event in time.
+
+    One row per request (created with its terminal event), claimed by one
+    instance at a time with a lease, so it is escalated at most once across
+    instances and restarts.
+    """
+
+    request = models.OneToOneField(TrackedRequest, on_delete=models.CASCADE, related_name="escalation")
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField(db_index=True, help_text="When it is escalated unless read before.")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_via = models.JSONField(default=list, blank=True, help_text="How the owner was told: email.")
+    cancelled_at = models.DateTimeField(null=True, blank=True, help_text="A client read it in time.")
+    outcome = models.CharField(max_length=200, blank=True, default="", help_text="What was done, or why nothing.")
+
+    class Meta:
+        ordering = ["-due_at"]
+
+    def __str__(self) -> str:
+        return f"unseen {self.request_id}"
+
+
+class NotificationPreference(models.Model):
+    """What a user wants besides the live page (the settings page)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email_when_unseen = models.BooleanField(
+        default=True, help_text="E-mail me when a request of mine finishes and no open page showed it."
+    )
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

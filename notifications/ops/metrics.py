@@ -37,6 +37,11 @@ REPLAY_LAG = Histogram(
 EVENTS_SKIPPED = Counter(
     "notify_events_skipped", "Stored events a socket skipped because their payload could not be encoded or sent."
 )
+ESCALATIONS = Counter(
+    "notify_unseen_escalations",
+    "Finished requests nobody saw in time, settled by this process: e-mailed (email) or not (none).",
+    ["outcome"],
+)
 FRAMES_RECEIVED = Counter("notify_frames_received", "Client frames (or packets) received, by protocol.", ["protocol"])
 FRAMES_REFUSED = Counter(
     "notify_frames_refused",

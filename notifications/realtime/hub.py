@@ -19,7 +19,7 @@ from django.conf import settings
 from notifications import serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
-from notifications.realtime import connection_events, fanout, shutdown
+from notifications.realtime import connection_events, escalation, fanout, shutdown
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
@@ -125,6 +125,7 @@ class Hub:
         self._presence_task = self.tasks.spawn(self.presence.run_forever(self.close_requested), "presence")
         self._tasks.append(self._presence_task)
         self._start_connection_events()
+        self._tasks.append(self.tasks.spawn(escalation.Escalator().run_forever(), "unseen escalation"))
         self._bind_in_background(layer_messages.everyone_group())
         publishing.set_sink(self.fanout.submit_threadsafe)
         runtime_status.set_provider(self.status)

@@ -21,7 +21,7 @@ from notifications.models import (
     TrackedRequest,
 )
 from notifications.protocol import layer_messages
-from notifications.store import presence, publishing, rowupdates, streams
+from notifications.store import escalations, presence, publishing, rowupdates, streams
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ def do_publish_statuses(changes: list[StatusChange]) -> list[Event]:
         # `updated_at` as `_apply` set it: the time the events carry.
         rowupdates.update_rows(TrackedRequest, list(requests.values()), TrackedRequest.STATE_FIELDS)
         events = streams.append_events(new_events)
+        escalations.schedule_terminal(events)
         publishing.fan_out_on_commit(events)
     return events
 
@@ -168,6 +169,7 @@ def do_mark_read(user: AbstractBaseUser, up_to_event_id) -> int:
         if event is None:
             raise NotFound("No event with this id in your stream.")
         streams.mark_read(user.pk, event.position)
+        escalations.cancel_read(user.pk, event.position)
         unread = streams.unread_count(user.pk)
         publishing.send_on_commit(
             layer_messages.user_group(user.pk), layer_messages.read_message(user.pk, str(event.id), unread)

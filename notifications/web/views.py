@@ -1,10 +1,13 @@
 """Server-rendered pages (the REST API lives in `api/`); their scripts in `static/notify/` keep them live."""
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from notifications.models import TrackedRequest
+from notifications.store import escalations
 
 DASHBOARD_ROWS = 100
 
@@ -22,3 +25,24 @@ def request_detail(request: HttpRequest, pk) -> HttpResponse:
     tracked = get_object_or_404(TrackedRequest, pk=pk, owner=request.user)
     history = tracked.events.order_by("position")
     return render(request, "notifications/request_detail.html", {"tracked": tracked, "history": history})
+
+
+class PreferencesForm(forms.Form):
+    email_when_unseen = forms.BooleanField(
+        required=False,
+        label="E-mail me when a request of mine finishes and no open page showed it",
+    )
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """Let the user turn the e-mail about unseen finished requests on or off."""
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            escalations.set_email_preference(request.user.pk, form.cleaned_data["email_when_unseen"])
+            messages.success(request, "Settings saved.")
+            return redirect("pages:settings")
+    else:
+        form = PreferencesForm(initial={"email_when_unseen": escalations.wants_email(request.user.pk)})
+    return render(request, "notifications/settings.html", {"form": form, "has_email": bool(request.user.email)})

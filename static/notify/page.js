@@ -1,6 +1,7 @@
 /**
  * What every signed-in page runs: the socket client, the connection state, the notification
- * centre, toasts, the announcement banner and the screen-reader announcements.
+ * centre, toasts, the announcement banner, the screen-reader announcements, and the marker
+ * that marks events read once a visible tab showed them.
  *
  * Imported by each page's own module (dashboard.js, detail.js) or used as the
  * page's module itself; it starts once and exports `page` = {client, centre,
@@ -12,7 +13,9 @@ import { Announcer } from "./announcer.js";
 import { NotificationClient } from "./client.js";
 import { ConnectionState } from "./connection-state.js";
 import { localizeTimes, statusWords } from "./dom.js";
+import { markRead } from "./api.js";
 import { describeEvent, NotificationCentre } from "./notification-centre.js";
+import { SeenMarker } from "./seen-marker.js";
 import { Toasts } from "./toasts.js";
 
 /** Toast and speak status changes (not every progress step) and announcements. */
@@ -54,6 +57,7 @@ function startPage() {
   new ConnectionState(document.getElementById("connection"), document.getElementById("signed-out"), announcer, loginUrl)
     .follow(client);
   announceEvents(client, parts);
+  new SeenMarker({ markRead }).follow(client);
   // Start after the importing page module has added its listeners (it runs right after this one).
   queueMicrotask(() => client.start());
   // For tests and the console: the live client of this page.

@@ -73,3 +73,23 @@ def request_event_ids(publisher: TokenClient, request_id: str) -> list[str]:
     answer = publisher.get(f"/api/v1/requests/{request_id}/events/")
     assert answer.status_code == 200, answer.text
     return [event["id"] for event in answer.json()["results"]]
+
+
+# A tab in the background, as the Page Visibility API reports it; `window.showTab()` brings it to the front.
+HIDDEN_TAB = """
+(() => {
+  let state = "hidden";
+  Object.defineProperty(Document.prototype, "visibilityState", { get: () => state, configurable: true });
+  Object.defineProperty(Document.prototype, "hidden", { get: () => state !== "visible", configurable: true });
+  window.showTab = () => {
+    state = "visible";
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+})();
+"""
+
+
+def hidden_tab(page: Page) -> Page:
+    """Make `page` a background tab from its next navigation on (the pages mark events read only when shown)."""
+    page.add_init_script(HIDDEN_TAB)
+    return page

@@ -1,0 +1,65 @@
+"""Settling a claimed escalation: one e-mail with the outcome and a link, or the reason there was none."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.utils import timezone
+
+from notifications.models import UnseenEscalation
+from notifications.realtime.escalation import escalate
+from notifications.store import actions, escalations
+
+
+@pytest.fixture
+def claimed(db, settings):
+    """Return a function that finishes a request of a user and returns its claimed escalation."""
+    settings.NOTIFY_PUBLIC_URL = "https://notify.example.com/"
+
+    def claim(email: str = "ada@example.com", status: str = "failed"):
+        user = get_user_model().objects.create_user("ada", email=email, password="pw")
+        tracked, _ = actions.do_create_request(user, "Monthly report")
+        actions.do_publish_status(tracked.id, status, message="disk full" if status == "failed" else "")
+        UnseenEscalation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+        [item] = escalations.claim_due()
+        return item
+
+    return claim
+
+
+def test_the_owner_gets_one_e_mail_with_the_outcome_and_a_link(claimed):
+    item = claimed()
+    escalate(item)
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"]
+    assert message.subject == "Monthly report failed"
+    assert "disk full" in message.body
+    assert f"https://notify.example.com/requests/{item.request_id}/" in message.body
+    settled = UnseenEscalation.objects.get()
+    assert settled.escalated_via == ["email"] and settled.outcome == "e-mail sent"
+
+
+def test_no_e_mail_when_the_user_turned_it_off(claimed):
+    item = claimed()
+    escalations.set_email_preference(item.user_id, False)
+    escalate(item)
+    assert mail.outbox == []
+    settled = UnseenEscalation.objects.get()
+    assert settled.escalated_at is not None and settled.escalated_via == []
+    assert settled.outcome == "e-mail turned off by the user"
+
+
+def test_no_e_mail_without_an_address(claimed):
+    item = claimed(email="")
+    escalate(item)
+    assert mail.outbox == []
+    assert UnseenEscalation.objects.get().outcome == "no e-mail address"
+
+
+def test_an_escalation_settled_elsewhere_is_not_sent_twice(claimed):
+    """Escalating the same claim twice sends one mail: the second settle finds it settled."""
+    item = claimed(status="succeeded")
+    escalate(item)
+    escalate(item)
+    assert len(mail.outbox) == 1
