@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from notifications.store import actions
+from notifications.store import actions, escalations
 
 XSS_TITLE = "<script>alert(1)</script>"
 
@@ -94,3 +94,21 @@ def test_the_login_page_renders_for_anonymous_visitors(client, db):
     answer = client.get("/accounts/login/?next=/")
     assert answer.status_code == 200
     assert 'for="id_username"' in answer.text and 'for="id_password"' in answer.text
+
+
+def test_the_settings_page_turns_the_unseen_e_mail_off_and_on(signed_in, ada):
+    """On by default; unticking and saving turns it off; ticking turns it on again."""
+    url = reverse("pages:settings")
+    page = signed_in.get(url)
+    assert page.status_code == 200
+    assert b'name="email_when_unseen"' in page.content and b"checked" in page.content
+    assert signed_in.post(url, {}).status_code == 302
+    assert escalations.wants_email(ada.pk) is False
+    assert b"checked" not in signed_in.get(url).content
+    signed_in.post(url, {"email_when_unseen": "on"})
+    assert escalations.wants_email(ada.pk) is True
+
+
+def test_the_settings_page_needs_sign_in(client, db):
+    answer = client.get(reverse("pages:settings"))
+    assert answer.status_code == 302 and "/accounts/login/" in answer["Location"]
