@@ -26,13 +26,20 @@ EVENTS_FAILED = Counter(
 )
 DELIVERY_LAG = Histogram(
     "notify_delivery_lag_seconds",
-    "From an event's commit to its frame being written to a live socket (replays: notify_replay_lag_seconds).",
+    "From an event's commit to its frame being written to a live socket, by protocol (replays apart).",
+    ["protocol"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 REPLAY_LAG = Histogram(
     "notify_replay_lag_seconds",
-    "From an event's commit to its frame being written to a socket that resumed past it (replay, not live).",
+    "From an event's commit to its frame being written to a socket that resumed past it, by protocol.",
+    ["protocol"],
     buckets=(0.05, 0.25, 1, 5, 30, 60, 300, 1800, 3600, 6 * 3600, 86400, 7 * 86400),
+)
+TIME_TO_READ = Histogram(
+    "notify_time_to_read_seconds",
+    "From a request event's commit to the user's read marker passing it (read means a visible tab showed it).",
+    buckets=(1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 6 * 3600, 86400),
 )
 EVENTS_SKIPPED = Counter(
     "notify_events_skipped", "Stored events a socket skipped because their payload could not be encoded or sent."
@@ -54,14 +61,23 @@ SOCKETS_REFUSED = Counter(
 )
 
 
-def observe_delivery_lag(created_at: float) -> None:
-    """Record the time from an event's storing (a Unix timestamp) to its frame being handed to the socket."""
-    DELIVERY_LAG.observe(max(0.0, time.time() - created_at))
+class LagObserver:
+    """Record the age (from a Unix timestamp of its storing) of each event a socket of one protocol is handed."""
+
+    def __init__(self, protocol: str):
+        self._live = DELIVERY_LAG.labels(protocol=protocol)
+        self._replay = REPLAY_LAG.labels(protocol=protocol)
+
+    def live(self, created_at: float) -> None:
+        self._live.observe(max(0.0, time.time() - created_at))
+
+    def replay(self, created_at: float) -> None:
+        self._replay.observe(max(0.0, time.time() - created_at))
 
 
-def observe_replay_lag(created_at: float) -> None:
-    """Record the age of a replayed event (a Unix timestamp) when its frame is handed to the socket."""
-    REPLAY_LAG.observe(max(0.0, time.time() - created_at))
+def observe_time_to_read(created_at: float) -> None:
+    """Record how long a request event (its storing, a Unix timestamp) waited until the user read it."""
+    TIME_TO_READ.observe(max(0.0, time.time() - created_at))
 
 
 def record_stored(events: list) -> None:

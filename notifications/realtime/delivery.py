@@ -37,9 +37,15 @@ class OrderedDelivery:
     """Send a user's events to one socket in cursor order, each once."""
 
     def __init__(
-        self, user_id: int, position: Cursor, transport, on_failure: Callable[[BaseException], None] | None = None
+        self,
+        user_id: int,
+        position: Cursor,
+        transport,
+        on_failure: Callable[[BaseException], None] | None = None,
+        protocol: str = "json",
     ):
         self.user_id = user_id
+        self._lag = metrics.LagObserver(protocol)
         # Everything up to `position` has been sent (or was before the client's cursor).
         self.position = position
         # Everything in (sent_since, position] was sent on this connection.
@@ -172,9 +178,9 @@ class OrderedDelivery:
                 skipped += 1
                 continue
             if replayed:
-                metrics.observe_replay_lag(created_at)
+                self._lag.replay(created_at)
             else:
-                metrics.observe_delivery_lag(created_at)
+                self._lag.live(created_at)
         return len(pending) - skipped
 
     def _skip_poison(self, cursor: Cursor, error: Exception) -> None:

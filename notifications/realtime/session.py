@@ -105,7 +105,9 @@ class Session:
     async def _start_stream(self, head: Cursor | None) -> None:
         if head is None:
             head = await database_sync_to_async(streams.head_cursor)(self.user_id)
-        self.delivery = OrderedDelivery(self.user_id, head, self.transport, on_failure=self._delivery_failed)
+        self.delivery = OrderedDelivery(
+            self.user_id, head, self.transport, on_failure=self._delivery_failed, protocol=self.protocol
+        )
         self.hub.register(self)
         metrics.SOCKETS_OPENED.labels(protocol=self.protocol).inc()
         await self.transport.send_welcome(self)

@@ -20,6 +20,7 @@ from notifications.models import (
     RequestStatus,
     TrackedRequest,
 )
+from notifications.ops import metrics
 from notifications.protocol import layer_messages
 from notifications.store import escalations, presence, publishing, rowupdates, streams
 
@@ -168,7 +169,8 @@ def do_mark_read(user: AbstractBaseUser, up_to_event_id) -> int:
         event = Event.objects.filter(streams.stream_of(user.pk), id=up_to_event_id).first()
         if event is None:
             raise NotFound("No event with this id in your stream.")
-        streams.mark_read(user.pk, event.position)
+        if streams.mark_read(user.pk, event.position) and event.user_id is not None:
+            metrics.observe_time_to_read(event.created_at.timestamp())
         escalations.cancel_read(user.pk, event.position)
         unread = streams.unread_count(user.pk)
         publishing.send_on_commit(

@@ -240,13 +240,15 @@ def unread_count(user_id: int) -> int:
     return Event.objects.filter(stream_of(user_id), position__gt=read_position).count()
 
 
-def mark_read(user_id: int, up_to_position: int) -> None:
-    """Move the user's read marker forward (never back) to `up_to_position`."""
+def mark_read(user_id: int, up_to_position: int) -> bool:
+    """Move the user's read marker forward (never back) to `up_to_position`; return whether it moved."""
     StreamHead.objects.get_or_create(user_id=user_id)
     head = StreamHead.objects.select_for_update().get(user_id=user_id)
-    if up_to_position > head.read_position:
-        head.read_position = up_to_position
-        head.save(update_fields=["read_position"])
+    if up_to_position <= head.read_position:
+        return False
+    head.read_position = up_to_position
+    head.save(update_fields=["read_position"])
+    return True
 
 
 def read_position(user_id: int) -> int:

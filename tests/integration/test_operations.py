@@ -74,7 +74,7 @@ async def test_metrics_count_real_traffic_and_logs_carry_ids_but_no_secret(make_
     assert sample(body, "notify_events_stored_total", '{kind="request.status"}') == 2
     assert sample(body, "notify_events_fanned_out_total") == 2
     assert sample(body, "notify_events_failed_total") == 0  # exposed, and still for events that could be sent
-    assert sample(body, "notify_delivery_lag_seconds_count") >= 2
+    assert sample(body, "notify_delivery_lag_seconds_count", '{protocol="json"}') >= 2
     assert sample(body, "notify_frames_refused_total", '{code="bad_request",protocol="json"}') == 1
     assert sample(body, "notify_channel_layer_reconnects_total") == 0
     await traffic["ws"].close()

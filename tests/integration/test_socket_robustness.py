@@ -10,6 +10,8 @@ from .presence_client import wait_for_presence
 from .robust_service import publish_for, start
 
 USERS = ["ada", "mia", "tia", "dee", "ola"]
+LIVE_LAG_COUNT = 'notify_delivery_lag_seconds_count{protocol="json"}'
+REPLAY_LAG_COUNT = 'notify_replay_lag_seconds_count{protocol="json"}'
 BAD_FRAMES = [
     '{"type": "ping", "ts": "\\ud800"}',  # a lone surrogate: valid UTF-8 text, no valid string
     '{"type": "ping", "ref": "\\udfff"}',
@@ -106,19 +108,19 @@ async def test_the_live_lag_histogram_counts_live_deliveries_only(service):
     ws = await welcomed(mia)
     await ws.send('{"type": "resume", "cursor": "' + "0" * 24 + '"}')
     await recv_until(ws, of_type("replayed"))
-    live_before = await asyncio.to_thread(service.metric, "notify_delivery_lag_seconds_count")
-    replay_before = await asyncio.to_thread(service.metric, "notify_replay_lag_seconds_count")
+    live_before = await asyncio.to_thread(service.metric, LIVE_LAG_COUNT)
+    replay_before = await asyncio.to_thread(service.metric, REPLAY_LAG_COUNT)
 
     await asyncio.to_thread(publish_for, service, "mia")
     await recv_until(ws, of_type("event"), timeout=10)
-    assert await asyncio.to_thread(service.metric, "notify_delivery_lag_seconds_count") == live_before + 1
-    assert await asyncio.to_thread(service.metric, "notify_replay_lag_seconds_count") == replay_before
+    assert await asyncio.to_thread(service.metric, LIVE_LAG_COUNT) == live_before + 1
+    assert await asyncio.to_thread(service.metric, REPLAY_LAG_COUNT) == replay_before
 
     again = await welcomed(mia)
     await again.send('{"type": "resume", "cursor": "' + "0" * 24 + '"}')
     replayed = await recv_until(again, of_type("replayed"))
     assert replayed["count"] == 1
-    assert await asyncio.to_thread(service.metric, "notify_delivery_lag_seconds_count") == live_before + 1
-    assert await asyncio.to_thread(service.metric, "notify_replay_lag_seconds_count") == replay_before + 1
+    assert await asyncio.to_thread(service.metric, LIVE_LAG_COUNT) == live_before + 1
+    assert await asyncio.to_thread(service.metric, REPLAY_LAG_COUNT) == replay_before + 1
     await ws.close()
     await again.close()

@@ -4,12 +4,15 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from notifications.ops import metrics
 from notifications.realtime import fanout as fanout_module
-from notifications.store import publishing
+from notifications.store import actions, publishing
 from tests import poison
 from tests.sockets import live_socket, make_user, open_socket, publish, receive_until
 
@@ -67,7 +70,7 @@ async def test_each_metric_moves_when_its_thing_happens(hub, monkeypatch, settin
     assert moved(before, after, "notify_events_fanned_out_total") == 2
     assert moved(before, after, "notify_events_resent_total") == 3  # both of the second request, one of the third
     assert moved(before, after, "notify_events_failed_total") == 1
-    assert moved(before, after, "notify_delivery_lag_seconds_count") >= 2
+    assert moved(before, after, "notify_delivery_lag_seconds_count", protocol="json") >= 2
     assert moved(before, after, "notify_frames_refused_total", code="bad_request", protocol="json") == 1
     assert moved(before, after, "notify_frames_received_total", protocol="json") >= 1
     assert moved(before, after, "notify_channel_layer_reconnects_total") == 0
@@ -97,3 +100,33 @@ def test_a_metrics_port_hides_the_endpoint_on_every_other_port(client, settings)
     settings.NOTIFY_METRICS_PORT = 9100
     assert scrape(client, SERVER_PORT="8000").status_code == 404
     assert scrape(client, SERVER_PORT="9100", REMOTE_ADDR="8.8.8.8").status_code == 200
+
+
+def test_lag_is_kept_per_protocol_and_live_apart_from_replay():
+    """A STOMP socket's live and replayed events land in their own labelled histograms."""
+
+    def count(name):
+        return REGISTRY.get_sample_value(f"{name}_count", {"protocol": "stomp"}) or 0
+
+    live_before, replay_before = count("notify_delivery_lag_seconds"), count("notify_replay_lag_seconds")
+    observer = metrics.LagObserver("stomp")
+    observer.live(0)
+    observer.live(0)
+    observer.replay(0)
+    assert count("notify_delivery_lag_seconds") == live_before + 2
+    assert count("notify_replay_lag_seconds") == replay_before + 1
+
+
+@pytest.mark.django_db
+def test_time_to_read_counts_each_request_event_the_read_marker_passes_once():
+    """Marking read observes the time since the event was stored; marking the same event again does not."""
+
+    def count():
+        return REGISTRY.get_sample_value("notify_time_to_read_seconds_count") or 0
+
+    ada = get_user_model().objects.create_user("ada", password="pw")
+    _, event = actions.do_create_request(ada, "Report")
+    before = count()
+    actions.do_mark_read(ada, event.id)
+    actions.do_mark_read(ada, event.id)
+    assert count() == before + 1
