@@ -24,6 +24,8 @@ AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 # W3 issues all its tickets before it connects: let them outlive the issuing.
 LONG_TICKETS = {"NOTIFY_TICKET_TTL_SECS": "1800"}
+# Settings for our instances, from the environment: BENCH_SETTINGS="NOTIFY_DELIVERY_LEDGER=0 NOTIFY_X=1".
+OVERRIDES = dict(item.split("=", 1) for item in os.environ.get("BENCH_SETTINGS", "").split())
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ async def ours(
 ) -> list[dict]:
     """Every selected workload on two instances of the product, served by `server` (daphne, or uvicorn to compare)."""
     rows: list[dict] = []
-    with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env=LONG_TICKETS) as app:
+    with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env={**LONG_TICKETS, **OVERRIDES}) as app:
         instances = [app.instance("A", server=server), app.instance("B", server=server)]
         token = app.create_service_token("bench", "publish", "broadcast")
         users = create_users(app, sizes.clients, with_requests=True)

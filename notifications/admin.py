@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from notifications.errors import ServiceError
 from notifications.models import (
@@ -31,7 +32,7 @@ from notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from notifications.store import actions, connection_events, presence, service_tokens
+from notifications.store import actions, connection_events, ledger, presence, service_tokens
 from notifications.store.outbox import BAD_PAYLOAD_ERRORS
 
 # --- requests ----------------------------------------------------------------------------
@@ -84,6 +85,7 @@ class TrackedRequestAdmin(admin.ModelAdmin):
         "message",
         "created_at",
         "updated_at",
+        "delivery_ledger",
     )
     inlines = [EventInline]
     action_form = StatusActionForm
@@ -91,6 +93,39 @@ class TrackedRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # requests are created by users and services over REST
+
+    @admin.display(description="delivery ledger")
+    def delivery_ledger(self, tracked: TrackedRequest) -> str:
+        """Each event's way to the user: stored, fanned out, first delivered, on how many sockets, read, escalated."""
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    entry["status"],
+                    entry["stored_at"],
+                    entry["fanned_out_at"] or "–",
+                    entry["first_delivered_at"] or "–",
+                    entry["connections"],
+                    ", ".join(entry["protocols"]) or "–",
+                    entry["read_at"] or "–",
+                    ", ".join(entry["escalated_via"] or []) or "–",
+                )
+                for entry in ledger.request_ledger(tracked)["events"]
+            ),
+        )
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "status",
+            "stored",
+            "fanned out",
+            "first delivered",
+            "sockets",
+            "protocols",
+            "read",
+            "escalated",
+        )
+        return format_html("<table>{}{}</table>", head, rows)
 
     @admin.action(description="Set the status of the selected requests (publishes an event)")
     def set_status(self, request: HttpRequest, queryset) -> None:

@@ -63,6 +63,7 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_UNSEEN_AFTER_SECS": Setting(
         float, 900.0, "a finished request unread this long is e-mailed to its owner (0: never)"
     ),
+    "NOTIFY_DELIVERY_LEDGER": Setting(int, 1, "`0`: record no per-event delivery counts (the delivery ledger)"),
     "NOTIFY_PUBLIC_URL": Setting(str, "http://127.0.0.1:8000", "the site's address, for links in e-mails"),
     "NOTIFY_DEMO_PASSWORD": Setting(str, "demo", "password `scripts/run` gives the demo user"),
     "NOTIFY_DEMO_ADMIN_PASSWORD": Setting(str, "", "when set, `scripts/run` creates a staff user `admin` with it"),
@@ -224,3 +225,8 @@ def unseen_after_secs() -> float:
 def public_url() -> str:
     """The site's address as users reach it, without a trailing slash."""
     return _get("NOTIFY_PUBLIC_URL").rstrip("/")
+
+
+def delivery_ledger() -> bool:
+    """Whether sockets' deliveries are counted per event for the delivery ledger."""
+    return bool(_get("NOTIFY_DELIVERY_LEDGER"))

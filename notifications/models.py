@@ -441,3 +441,41 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"
+
+
+class EventDelivery(models.Model):
+    """How one stored event reached sockets: a per-event aggregate, written in batches (the delivery ledger).
+
+    Keyed by stream and seq, as live messages know them: `stream` is the
+    owner's id, 0 for announcements.
+    """
+
+    stream = models.PositiveBigIntegerField()
+    seq = models.PositiveBigIntegerField()
+    first_delivered_at = models.DateTimeField()
+    connections = models.PositiveIntegerField(default=0, help_text="Frames written to sockets (one per connection).")
+    protocols = models.PositiveSmallIntegerField(default=0, help_text="Bit set of the protocols it went out on.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "seq"], name="event_delivery_once")]
+
+
+class ReadMark(models.Model):
+    """A move of a user's read marker: every event up to `position` was read by `at`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.BigIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "position"])]
+
+
+class RequestPublisher(models.Model):
+    """A service that created a request or published one of its events: it may read the request's ledger."""
+
+    request = models.ForeignKey(TrackedRequest, on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey(ServiceClient, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "service"], name="request_publisher_once")]

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from notifications.models import Connection, Event, ServiceClient, TrackedRequest
-from notifications.store import actions, publishing
+from notifications.store import actions, ledger, publishing
 
 from .sockets import live_socket, make_user, receive_until
 
@@ -188,3 +188,17 @@ async def test_list_pages_filter_and_search(hub):
     tracked = await database_sync_to_async(TrackedRequest.objects.get)(title="Quarterly report")
     page = await admin_get(admin, reverse("admin:notifications_trackedrequest_change", args=[tracked.pk]))
     assert page.status_code == 200 and b"event history" in page.content.lower()
+
+
+async def test_a_requests_page_shows_its_delivery_ledger(hub):
+    """The change page lists each event with its sockets and protocols once the ledger recorded a delivery."""
+    ada, admin = await make_user("ada"), await staff_client()
+    tracked = await a_request(ada, "Ledgered")
+    event = await database_sync_to_async(tracked.events.get)()
+    await database_sync_to_async(ledger.add_deliveries)(
+        [(ada.pk, event.seq, event.created_at, 3, ledger.PROTOCOL_BITS["mqtt"])]
+    )
+    page = await admin_get(admin, reverse("admin:notifications_trackedrequest_change", args=[tracked.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "Delivery ledger" in html
+    assert "<td>queued</td>" in html and "<td>3</td><td>mqtt</td>" in html

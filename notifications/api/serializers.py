@@ -227,3 +227,24 @@ class PresenceSerializer(serializers.Serializer):
     instances = PresenceInstanceSerializer(many=True)
     users = PresenceUserSerializer(many=True)
     timeout_secs = serializers.FloatField(help_text="A connection counts while its instance beat within this.")
+
+
+class EventDeliverySerializer(serializers.Serializer):
+    """What happened to one event of a request; null (or 0, []) where it did not happen."""
+
+    id = serializers.UUIDField()
+    status = serializers.CharField(allow_null=True)
+    progress = serializers.IntegerField(allow_null=True)
+    stored_at = serializers.DateTimeField()
+    fanned_out_at = serializers.DateTimeField(allow_null=True, help_text="Handed to the channel layer.")
+    first_delivered_at = serializers.DateTimeField(allow_null=True, help_text="First written to a socket.")
+    connections = serializers.IntegerField(help_text="Sockets it was written to (live or on resume).")
+    protocols = serializers.ListField(child=serializers.CharField(), help_text="Protocols it went out over.")
+    read_at = serializers.DateTimeField(allow_null=True, help_text="The owner's read marker passed it.")
+    escalated_at = serializers.DateTimeField(allow_null=True, help_text="The owner was told it went unseen.")
+    escalated_via = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="email")
+
+
+class DeliveryLedgerSerializer(serializers.Serializer):
+    request = serializers.UUIDField()
+    events = EventDeliverySerializer(many=True)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("requests/", views.RequestListCreateView.as_view(), name="request-list"),
     path("requests/<str:pk>/", views.RequestDetailView.as_view(), name="request-detail"),
     path("requests/<str:pk>/events/", views.RequestEventsView.as_view(), name="request-events"),
+    path("requests/<str:pk>/delivery/", views.RequestDeliveryView.as_view(), name="request-delivery"),
     path("events/", views.EventPublishView.as_view(), name="event-publish"),
     path("events/batch/", views.EventBatchPublishView.as_view(), name="event-publish-batch"),
     path("broadcasts/", views.BroadcastView.as_view(), name="broadcast"),

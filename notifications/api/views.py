@@ -8,6 +8,7 @@ cookie (plus the CSRF token on writes).
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,13 +27,18 @@ from notifications.api.schema import (
 )
 from notifications.errors import ServiceError
 from notifications.models import Event, TrackedRequest
-from notifications.store import actions, streams, tickets
+from notifications.store import actions, ledger, streams, tickets
 from notifications.store.presence import online_snapshot
 
 
 def sees_all_requests(principal) -> bool:
     """Return whether the caller reads every user's requests: staff, and services (they act for users)."""
     return is_service(principal) or principal.is_staff
+
+
+def publishing_service(request: Request):
+    """Return the service client behind a request, or None for a person."""
+    return request.user if is_service(request.user) else None
 
 
 def get_visible_requests(principal) -> QuerySet[TrackedRequest]:
@@ -85,7 +91,10 @@ class RequestListCreateView(generics.ListAPIView, VisibleRequestsView):
         body = serializers.RequestCreateSerializer(data=self.request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         tracked, _ = actions.do_create_request(
-            body.validated_data["owner"], body.validated_data["title"], body.validated_data["external_id"]
+            body.validated_data["owner"],
+            body.validated_data["title"],
+            body.validated_data["external_id"],
+            publisher=publishing_service(self.request),
         )
         return status.HTTP_201_CREATED, serializers.RequestSerializer(tracked).data
 
@@ -113,6 +122,19 @@ class RequestEventsView(generics.ListAPIView, VisibleRequestsView):
         return tracked.events.order_by("position")
 
 
+@extend_schema(parameters=[REQUEST_ID_PARAMETER], responses={200: serializers.DeliveryLedgerSerializer, 404: NOT_FOUND})
+class RequestDeliveryView(VisibleRequestsView):
+    """Show what happened to each event of a request: to its owner, staff, and services that published it."""
+
+    serializer_class = serializers.DeliveryLedgerSerializer
+
+    def get(self, request: Request, pk: str) -> Response:
+        tracked = generics.get_object_or_404(self.get_visible_requests(), pk=pk)
+        if is_service(request.user) and not ledger.published_by(tracked, request.user):
+            raise PermissionDenied("Only a service that created or reported this request may read its ledger.")
+        return Response(serializers.DeliveryLedgerSerializer(ledger.request_ledger(tracked)).data)
+
+
 PUBLISH_ERRORS = {400: BAD_BODY, 404: NOT_FOUND, 409: FORBIDDEN_MOVE, 422: KEY_REUSED}
 
 
@@ -138,7 +160,9 @@ class EventPublishView(ApiView):
     def perform_publish(self) -> Answer:
         body = self.get_serializer(data=self.request.data)
         body.is_valid(raise_exception=True)
-        [event] = actions.do_publish_statuses([_status_change(body.validated_data)])
+        [event] = actions.do_publish_statuses(
+            [_status_change(body.validated_data)], publisher=publishing_service(self.request)
+        )
         return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
 
 
@@ -164,7 +188,10 @@ class EventBatchPublishView(ApiView):
         body = self.get_serializer(data=self.request.data)
         body.is_valid(raise_exception=True)
         try:
-            events = actions.do_publish_statuses([_status_change(fields) for fields in body.validated_data["events"]])
+            events = actions.do_publish_statuses(
+                [_status_change(fields) for fields in body.validated_data["events"]],
+                publisher=publishing_service(self.request),
+            )
         except ServiceError as exc:
             if exc.index is not None:
                 exc.detail = f"events[{exc.index}].request: {exc.detail}"

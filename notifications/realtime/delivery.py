@@ -22,8 +22,9 @@ from channels.db import database_sync_to_async
 from notifications.ops import metrics
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
+from notifications.realtime import ledger as delivery_ledger
 from notifications.realtime.supervision import TaskSet
-from notifications.store import coalescing, streams
+from notifications.store import coalescing, ledger, streams
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class OrderedDelivery:
     ):
         self.user_id = user_id
         self._lag = metrics.LagObserver(protocol)
+        self._ledger = delivery_ledger.recorder()
+        self._protocol_bit = ledger.PROTOCOL_BITS.get(protocol, 0)
         # Everything up to `position` has been sent (or was before the client's cursor).
         self.position = position
         # Everything in (sent_since, position] was sent on this connection.
@@ -58,8 +61,8 @@ class OrderedDelivery:
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        # frame, its cursor, created_at (Unix time), whether a resume replays it
-        self._pending_frames: list[tuple[str, Cursor, float, bool]] = []
+        # frame, its cursor, created_at (Unix time), whether a resume replays it, its stream (0: announcements), seq
+        self._pending_frames: list[tuple[str, Cursor, float, bool, int, int]] = []
         # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
         self._held: dict[tuple[bool, int], dict] = {}
         self._reorder_timer: asyncio.TimerHandle | None = None
@@ -137,7 +140,9 @@ class OrderedDelivery:
 
     def _send_live(self, is_announcement: bool, message: dict) -> None:
         frame = self._advance(is_announcement, message["seq"], message["encoded"])
-        self._pending_frames.append((frame, self.position, message["created_at"], False))
+        self._pending_frames.append(
+            (frame, self.position, message["created_at"], False, message["user_id"] or 0, message["seq"])
+        )
 
     def _hold(self, is_announcement: bool, seq: int, message: dict) -> None:
         if len(self._held) >= MAX_QUEUED_MESSAGES:
@@ -170,18 +175,22 @@ class OrderedDelivery:
         """Send the pending frames; return how many went (a poison one is skipped)."""
         pending, self._pending_frames = self._pending_frames, []
         skipped = 0
-        for text, cursor, created_at, replayed in pending:
+        for text, cursor, created_at, replayed, stream, seq in pending:
             try:
                 await self._transport.send_event(text, cursor)
             except (ValueError, TypeError) as exc:  # UnicodeEncodeError: a lone surrogate stored before checks
                 self._skip_poison(cursor, exc)
                 skipped += 1
                 continue
+            self._ledger.delivered(stream, seq, self._protocol_bit)
             if replayed:
                 self._lag.replay(created_at)
             else:
                 self._lag.live(created_at)
         return len(pending) - skipped
+
+    def _stored_frame(self, frame: str, stored, replaying: bool) -> tuple:
+        return (frame, self.position, stored.created_at.timestamp(), replaying, stored.user_id or 0, stored.seq)
 
     def _skip_poison(self, cursor: Cursor, error: Exception) -> None:
         metrics.EVENTS_SKIPPED.inc()
@@ -231,7 +240,7 @@ class OrderedDelivery:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     frame = self._advance(stored.user_id is None, stored.seq, self._encoded(stored))
                     if frame is not None:
-                        self._pending_frames.append((frame, self.position, stored.created_at.timestamp(), True))
+                        self._pending_frames.append(self._stored_frame(frame, stored, True))
                 after_position = stored.position
             count += await self._flush()
             if not page.truncated:
@@ -257,7 +266,7 @@ class OrderedDelivery:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     frame = self._advance(stored.user_id is None, stored.seq, self._encoded(stored))
                     if frame is not None:
-                        self._pending_frames.append((frame, self.position, stored.created_at.timestamp(), replaying))
+                        self._pending_frames.append(self._stored_frame(frame, stored, replaying))
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
             count += await self._flush()
             if not replay.truncated:

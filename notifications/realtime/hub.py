@@ -16,10 +16,10 @@ from typing import Protocol
 
 from django.conf import settings
 
-from notifications import serving
+from notifications import conf, serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
-from notifications.realtime import connection_events, escalation, fanout, shutdown
+from notifications.realtime import connection_events, escalation, fanout, ledger, shutdown
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
@@ -126,6 +126,8 @@ class Hub:
         self._tasks.append(self._presence_task)
         self._start_connection_events()
         self._tasks.append(self.tasks.spawn(escalation.Escalator().run_forever(), "unseen escalation"))
+        if conf.delivery_ledger():
+            self._tasks.append(self.tasks.spawn(ledger.running_recorder().run_forever(), "delivery ledger"))
         self._bind_in_background(layer_messages.everyone_group())
         publishing.set_sink(self.fanout.submit_threadsafe)
         runtime_status.set_provider(self.status)

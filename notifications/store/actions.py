@@ -22,7 +22,7 @@ from notifications.models import (
 )
 from notifications.ops import metrics
 from notifications.protocol import layer_messages
-from notifications.store import escalations, presence, publishing, rowupdates, streams
+from notifications.store import escalations, ledger, presence, publishing, rowupdates, streams
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,17 @@ def _status_event(tracked: TrackedRequest, message: str, data: dict | None) -> s
     return streams.NewEvent(kind=EventKind.REQUEST_STATUS, payload=payload, user_id=tracked.owner_id, request=tracked)
 
 
-def do_create_request(owner: AbstractBaseUser, title: str, external_id: str = "") -> tuple[TrackedRequest, Event]:
-    """Create a tracked request in `queued` and publish its first status event."""
+def do_create_request(
+    owner: AbstractBaseUser, title: str, external_id: str = "", publisher=None
+) -> tuple[TrackedRequest, Event]:
+    """Create a tracked request in `queued` and publish its first status event.
+
+    `publisher`: the service client that asked, which may then read the request's delivery ledger.
+    """
     with transaction.atomic():
         tracked = TrackedRequest.objects.create(owner=owner, title=title, external_id=external_id or "")
+        if publisher is not None:
+            ledger.record_publisher({tracked.pk}, publisher)
         [event] = streams.append_events([_status_event(tracked, message="", data=None)])
         publishing.fan_out_on_commit([event])
     return tracked, event
@@ -81,11 +88,12 @@ def do_publish_status(
     return event
 
 
-def do_publish_statuses(changes: list[StatusChange]) -> list[Event]:
+def do_publish_statuses(changes: list[StatusChange], publisher=None) -> list[Event]:
     """Record status changes in the order given, all or none, and publish each to its request's owner.
 
     Raises NotFound for an unknown request and Conflict for a move the
     request's state by then forbids (`check_move`); the error's `index` names the change.
+    `publisher`: the service client reporting them (it may read the requests' delivery ledgers).
     """
     with transaction.atomic():
         requests = _lock_requests({_request_key(change.request_id) for change in changes})
@@ -102,6 +110,8 @@ def do_publish_statuses(changes: list[StatusChange]) -> list[Event]:
         rowupdates.update_rows(TrackedRequest, list(requests.values()), TrackedRequest.STATE_FIELDS)
         events = streams.append_events(new_events)
         escalations.schedule_terminal(events)
+        if publisher is not None:
+            ledger.record_publisher({tracked.pk for tracked in requests.values()}, publisher)
         publishing.fan_out_on_commit(events)
     return events
 
@@ -169,8 +179,10 @@ def do_mark_read(user: AbstractBaseUser, up_to_event_id) -> int:
         event = Event.objects.filter(streams.stream_of(user.pk), id=up_to_event_id).first()
         if event is None:
             raise NotFound("No event with this id in your stream.")
-        if streams.mark_read(user.pk, event.position) and event.user_id is not None:
-            metrics.observe_time_to_read(event.created_at.timestamp())
+        if streams.mark_read(user.pk, event.position):
+            ledger.record_read(user.pk, event.position)
+            if event.user_id is not None:
+                metrics.observe_time_to_read(event.created_at.timestamp())
         escalations.cancel_read(user.pk, event.position)
         unread = streams.unread_count(user.pk)
         publishing.send_on_commit(

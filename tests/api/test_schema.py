@@ -13,6 +13,7 @@ ENDPOINTS = {
     "/api/v1/requests/": {"get", "post"},
     "/api/v1/requests/{id}/": {"get"},
     "/api/v1/requests/{id}/events/": {"get"},
+    "/api/v1/requests/{id}/delivery/": {"get"},
     "/api/v1/events/": {"post"},
     "/api/v1/events/batch/": {"post"},
     "/api/v1/broadcasts/": {"post"},
