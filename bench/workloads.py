@@ -260,7 +260,9 @@ async def ours(
 ) -> list[dict]:
     """Every selected workload on two instances of the product, served by `server` (daphne, or uvicorn to compare)."""
     rows: list[dict] = []
-    with Deployment(workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env={**LONG_TICKETS, **OVERRIDES}) as app:
+    with Deployment(
+        workdir / "ours", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env={**LONG_TICKETS, **OVERRIDES}
+    ) as app:
         instances = [app.instance("A", server=server), app.instance("B", server=server)]
         token = app.create_service_token("bench", "publish", "broadcast")
         users = create_users(app, sizes.clients, with_requests=True)
