@@ -14,7 +14,15 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from notifications import conf
-from notifications.models import ConnectionEvent, Event, IdempotencyRecord, StreamHead, WebhookDelivery
+from notifications.models import (
+    ConnectionEvent,
+    Event,
+    EventDelivery,
+    IdempotencyRecord,
+    ReadMark,
+    StreamHead,
+    WebhookDelivery,
+)
 from notifications.store import mqtt_sessions, presence, tickets
 
 PRUNE_BATCH = 5000
@@ -66,6 +74,13 @@ def prune_connection_events(now=None) -> int:
     return doomed.delete()[1].get(ConnectionEvent._meta.label, 0)
 
 
+def prune_delivery_ledger(now=None) -> int:
+    """Delete ledger rows and read-marker moves older than NOTIFY_HISTORY_DAYS: the events they describe are gone."""
+    cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
+    deliveries = EventDelivery.objects.filter(first_delivered_at__lt=cutoff).delete()[0]
+    return deliveries + ReadMark.objects.filter(at__lt=cutoff).delete()[0]
+
+
 def prune_all(now=None) -> dict[str, int]:
     """Run every retention step; return how many rows each deleted."""
     return {
@@ -75,4 +90,5 @@ def prune_all(now=None) -> dict[str, int]:
         "stale presence rows": presence.delete_stale(now),
         "stale MQTT sessions": mqtt_sessions.delete_stale_sessions(now),
         "connection events": prune_connection_events(now),
+        "delivery ledger rows": prune_delivery_ledger(now),
     }

@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from notifications.models import Event
+from notifications.models import Event, EventDelivery, ReadMark
 from notifications.protocol.cursors import Cursor
-from notifications.store import actions, streams
+from notifications.store import actions, ledger, retention, streams
 from notifications.store.retention import prune_expired_events
 
 
@@ -93,6 +93,7 @@ def test_prune_also_drops_expired_tickets_old_idempotency_answers_and_dead_insta
         "stale presence rows": 1,
         "stale MQTT sessions": 0,
         "connection events": 0,
+        "delivery ledger rows": 0,
     }
     assert list(WebSocketTicket.objects.values_list("ticket_hash", flat=True)) == ["new"]
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
@@ -119,3 +120,15 @@ def test_published_connection_events_past_the_history_go_with_their_finished_web
     kept = [event("unpublished", None, now).connection_id, event("retrying", now, None).connection_id]
     assert prune_connection_events() == 1
     assert sorted(ConnectionEvent.objects.values_list("connection_id", flat=True)) == sorted(kept)
+
+
+def test_the_delivery_ledger_past_the_history_is_pruned(ada, settings):
+    """Ledger rows and read-marker moves older than the window go; newer ones stay."""
+    now = timezone.now()
+    settings.NOTIFY_HISTORY_DAYS = 7
+    old = now - timedelta(days=8)
+    ledger.add_deliveries([(ada.pk, 1, old, 1, 1), (ada.pk, 2, now, 1, 1)])
+    ReadMark.objects.bulk_create([ReadMark(user=ada, position=1, at=old), ReadMark(user=ada, position=2, at=now)])
+    assert retention.prune_all()["delivery ledger rows"] == 2
+    assert list(EventDelivery.objects.values_list("seq", flat=True)) == [2]
+    assert list(ReadMark.objects.values_list("position", flat=True)) == [2]
