@@ -20,6 +20,7 @@ from notifications import serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
 from notifications.realtime import connection_events, fanout, shutdown
+from notifications.realtime.gateway import upstream
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
@@ -172,6 +173,7 @@ class Hub:
         logger.info("drained: %s sockets closed with 1001, presence rows deleted", len(closing))
         while self.connection_count():  # the clients' close replies, so the close frames reach them
             await asyncio.sleep(0.05)
+        await upstream.close_client()
 
     # --- sockets ----------------------------------------------------------------
 
