@@ -12,11 +12,13 @@ import json
 import time
 
 import pytest
+import stomp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .harness import Deployment, TokenClient, UserSession, free_port, of_type, recv_until
+from .harness import Deployment, TokenClient, UserSession, connect_ws, free_port, of_type, recv_until
 from .test_fanout import create_request, report
+from .test_stomp import CONNECT, STOMP_PATH, Collector, RawStomp, frame
 from .upstream_server import UpstreamServer
 
 PASSWORD = "correct-horse-battery"
@@ -236,3 +238,58 @@ async def test_the_ninth_request_in_flight_is_rate_limited_while_events_still_ar
     assert after["status"] == 200
     await ws.close()
     await other.close()
+
+
+# --- STOMP -------------------------------------------------------------------------------------
+
+
+def stomp_py(instance, username: str) -> tuple[stomp.WSStompConnection, Collector]:
+    """Return a connected stock stomp.py client of the user's signed-in session on `instance`."""
+    with UserSession(instance, username, PASSWORD) as session:
+        session.login()
+        header = {"Cookie": session.cookie_header()}
+    host, port = instance.origin.removeprefix("http://").split(":")
+    conn = stomp.WSStompConnection([(host, int(port))], ws_path=STOMP_PATH, header=header, reconnect_attempts_max=1)
+    collector = Collector()
+    conn.set_listener("collector", collector)
+    conn.connect(wait=True, headers={"accept-version": "1.2"})
+    return conn, collector
+
+
+def test_stomp_py_sends_requests_and_gets_replies_on_its_subscription(service):
+    """stomp.py: SEND /app/request to this service and to the upstream; MESSAGEs on /user/queue/replies carry
+    status, correlation-id and the JSON body; a publish without the permission is 403 as over HTTP."""
+    mine = service.create_request("ada", "Over STOMP")
+    conn, got = stomp_py(service.b, "ada")
+    try:
+        conn.subscribe("/user/queue/replies", "replies", headers={"receipt": "sub"})
+        assert got.next()[:2] == ("RECEIPT", {"receipt-id": "sub"})
+        request = {"method": "GET", "path": f"/api/v1/requests/{mine}/", "correlation-id": "c-local"}
+        conn.send("/app/request", "", content_type="application/json", headers=request)
+        echo = {"method": "POST", "path": "/echo/x", "service": "billing", "correlation-id": "c-up"}
+        conn.send("/app/request", json.dumps({"n": 1}), content_type="application/json", headers=echo)
+        publish = {"method": "POST", "path": "/api/v1/events/", "correlation-id": "c-403"}
+        conn.send("/app/request", json.dumps({"request": mine, "status": "failed"}), headers=publish)
+        replies = {headers["correlation-id"]: (headers, body) for headers, body in got.messages(3)}
+        local_headers, local_body = replies["c-local"]
+        assert local_headers["status"] == "200" and local_body["title"] == "Over STOMP"
+        assert local_headers["destination"] == "/user/queue/replies" and local_headers["subscription"] == "replies"
+        assert local_headers["content-type"] == "application/json"
+        up_headers, up_body = replies["c-up"]
+        assert up_headers["status"] == "200" and up_body["claims"]["sub"] == "ada" and up_body["body"] == {"n": 1}
+        assert replies["c-403"][0]["status"] == "403"
+    finally:
+        conn.disconnect()
+
+
+async def test_stomp_send_without_a_replies_subscription_is_an_error_then_close(service):
+    """A SEND to /app/request with no subscription to /user/queue/replies: ERROR naming it, then close."""
+    with UserSession(service.a, "ada", PASSWORD) as session:
+        session.login()
+        ws = await connect_ws(service.a, STOMP_PATH, headers={"Cookie": session.cookie_header()})
+    client = RawStomp(ws)
+    await ws.send(CONNECT)
+    assert (await client.next()).command == "CONNECTED"
+    await ws.send(frame("SEND", {"destination": "/app/request", "method": "GET", "path": "/api/v1/requests/"}))
+    message, code = await client.error_then_close()
+    assert "/user/queue/replies" in message and code == 1008
