@@ -156,6 +156,7 @@ class Hub:
         await self.tasks.cancel_all()
         await self.guarded(self.presence.close)
         await self.guarded(self.link.close)
+        await self.guarded(upstream.close_client)
         if Hub._running in (self, None):
             Hub._running = None
             publishing.set_sink(None)

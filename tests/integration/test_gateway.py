@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .harness import Deployment, TokenClient, UserSession, connect_ws, free_port, of_type, recv_until
 from .test_fanout import create_request, report
+from .test_sockjs import RawSockJs
 from .test_stomp import CONNECT, STOMP_PATH, Collector, RawStomp, frame
 from .upstream_server import UpstreamServer
 
@@ -238,6 +239,41 @@ async def test_the_ninth_request_in_flight_is_rate_limited_while_events_still_ar
     assert after["status"] == 200
     await ws.close()
     await other.close()
+
+
+async def test_round_trips_answer_200_and_their_times_are_reported(service):
+    """20 local GETs and 20 upstream calls in a row on one socket all answer 200; their median times are printed."""
+    ws = await live_socket(service, "ada", service.b)
+    timings = {"local": [], "upstream": []}
+    for index in range(20):
+        for target, fields in (
+            ("local", {"path": "/api/v1/requests/"}),
+            ("upstream", {"path": "/echo", "service": "billing"}),
+        ):
+            started = time.monotonic()
+            answer = await ask(ws, f"{target}{index}", method="GET", **fields)
+            timings[target].append(time.monotonic() - started)
+            assert answer["status"] == 200, answer
+    medians = {target: sorted(times)[len(times) // 2] * 1000 for target, times in timings.items()}
+    print(f"gateway round trip, median of 20: local {medians['local']:.1f} ms, upstream {medians['upstream']:.1f} ms")
+    await ws.close()
+
+
+def test_sockjs_json_requests_are_answered_across_instances(service):
+    """SockJS (xhr transports alternating A and B): a `request` sent on B is answered on A's poll, as the user."""
+    mine = service.create_request("ada", "Over SockJS")
+    with UserSession(service.a, "ada", PASSWORD) as session:
+        session.login()
+        sockjs = RawSockJs(session.cookie_header())
+    assert sockjs.poll(service.a).text == "o\n"
+    (welcome,) = sockjs.messages(service.b, 1)
+    assert welcome["type"] == "welcome"
+    frame_text = json.dumps({"type": "request", "ref": "s1", "method": "GET", "path": f"/api/v1/requests/{mine}/"})
+    assert sockjs.send(service.b, frame_text).status_code == 204
+    (answer,) = sockjs.messages(service.a, 1)
+    assert answer["type"] == "response" and answer["ref"] == "s1" and answer["status"] == 200
+    assert answer["body"]["title"] == "Over SockJS"
+    sockjs.client.close()
 
 
 # --- STOMP -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from notifications.errors import BadFrame, RateLimited
+from notifications.ops import metrics
 from notifications.protocol.gateway import Answer, GatewayRequest
 from notifications.realtime.gateway import dispatch, upstream
 from notifications.realtime.supervision import TaskSet
@@ -72,10 +73,13 @@ async def test_a_failing_request_answers_500_and_the_session_goes_on(upstreams, 
         raise RuntimeError("boom")
 
     monkeypatch.setattr(upstream, "call", broken)
+    counted = metrics.GATEWAY_REQUESTS.labels(target="billing", status_class="5xx")
+    before = counted._value.get()
     session, answers = FakeSession(), asyncio.Queue()
     dispatch.Gateway(session).submit(GatewayRequest("GET", "/x", service="billing"), "r1", answers.put)
     answer = await asyncio.wait_for(answers.get(), 5)
     assert answer.status == 500 and session.failures == []
+    assert counted._value.get() == before + 1
 
 
 def test_an_answer_too_large_for_a_frame_becomes_413(settings):

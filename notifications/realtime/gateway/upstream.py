@@ -45,8 +45,9 @@ async def close_client() -> None:
     """Close the pooled client, if one was opened (the hub's drain calls this at shutdown)."""
     global _client
     if _client is not None:
-        client, _client = _client[1], None
-        await client.aclose()
+        (loop, client), _client = _client, None
+        if loop is asyncio.get_running_loop():  # a client of a loop that ended is dropped with it
+            await client.aclose()
 
 
 def url_of(base_url: str, path: str) -> str:
