@@ -12,6 +12,7 @@ database connections around it, as every other query of the runtime does.
 import io
 
 from channels.db import database_sync_to_async
+from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
@@ -67,10 +68,13 @@ def run_view(django_request: WSGIRequest) -> HttpResponse:
     if match is None or match.namespace != API_NAMESPACE:
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     language = translation.get_language_from_request(django_request)
-    with translation.override(language):
-        response = match.func(django_request, *match.args, **match.kwargs)
-        if hasattr(response, "render"):
-            response.render()
+    try:
+        with translation.override(language):
+            response = match.func(django_request, *match.args, **match.kwargs)
+            if hasattr(response, "render"):
+                response.render()
+    except SuspiciousOperation:  # a Host outside ALLOWED_HOSTS, say: 400, as Django answers it over HTTP
+        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
     return response
 
 
