@@ -1,11 +1,14 @@
 """`request` frames for this service's own /api/v1/ views, through the JSON adapter on channels' communicator."""
 
+import asyncio
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from notifications.checks import check_gateway_settings
+from notifications.realtime.gateway import upstream
 from tests.sockets import make_user, publish, signed_in_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,3 +66,24 @@ def test_upstreams_without_a_readable_key_fail_the_check(tmp_path):
                 call_command("check")
     with override_settings(NOTIFY_GATEWAY_UPSTREAMS=[], NOTIFY_GATEWAY_PRIVATE_KEY_FILE=""):
         assert check_gateway_settings() == []
+
+
+async def test_closing_the_socket_cancels_its_requests_in_flight(hub, monkeypatch, settings):
+    """An upstream call still running when the socket closes is cancelled with the session's tasks."""
+    settings.NOTIFY_GATEWAY_UPSTREAMS = ["slow=http://127.0.0.1:9/"]
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def held(*args):
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    monkeypatch.setattr(upstream, "call", held)
+    communicator, _ = await signed_in_socket(await make_user("ada"))
+    await communicator.send_json_to({"type": "request", "ref": "s", "method": "GET", "path": "/x", "service": "slow"})
+    await asyncio.wait_for(started.wait(), 5)
+    await communicator.disconnect()
+    await asyncio.wait_for(cancelled.wait(), 5)
