@@ -8,6 +8,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from notifications import conf
+from notifications.realtime.gateway.signing import SigningKeyError, get_signing_key
 from notifications.realtime.jwt_auth import JwtConfigurationError, get_verification_key
 
 # PyJWT warns below this; RFC 7518 asks HS256 keys to be at least as long as the hash.
@@ -32,8 +33,21 @@ def check_jwt_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return []
 
 
+@checks.register(checks.Tags.security)
+def check_gateway_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Return an Error for malformed upstreams, or upstreams without a readable private key to sign for them."""
+    try:
+        if not conf.gateway_upstreams():
+            return []
+        get_signing_key()
+    except (ValueError, SigningKeyError) as exc:
+        return [checks.Error(str(exc), hint="See docs/gateway.md.", id="notifications.E002")]
+    return []
+
+
 def check_startup() -> None:
     """Raise ImproperlyConfigured if a configuration check finds an error (daphne then exits before serving)."""
-    errors = [message for message in check_jwt_settings() if message.is_serious()]
+    found = check_jwt_settings() + check_gateway_settings()
+    errors = [message for message in found if message.is_serious()]
     if errors:
         raise ImproperlyConfigured("; ".join(f"{error.id}: {error.msg}" for error in errors))

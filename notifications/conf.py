@@ -65,6 +65,11 @@ SETTINGS: dict[str, Setting] = {
     ),
     "NOTIFY_DELIVERY_LEDGER": Setting(int, 1, "`0`: record no per-event delivery counts (the delivery ledger)"),
     "NOTIFY_PUBLIC_URL": Setting(str, "http://127.0.0.1:8000", "the site's address, for links in e-mails"),
+    "NOTIFY_GATEWAY_UPSTREAMS": Setting(list, [], "comma-separated name=base URL services `request` frames may call"),
+    "NOTIFY_GATEWAY_PRIVATE_KEY_FILE": Setting(
+        str, "", "PEM private key (RSA: RS256, EC P-256: ES256) signing the JWT upstream calls carry"
+    ),
+    "NOTIFY_GATEWAY_TIMEOUT_SECS": Setting(float, 10.0, "an upstream call without a whole answer this long is 504"),
     "NOTIFY_DEMO_PASSWORD": Setting(str, "demo", "password `scripts/run` gives the demo user"),
     "NOTIFY_DEMO_ADMIN_PASSWORD": Setting(str, "", "when set, `scripts/run` creates a staff user `admin` with it"),
     "NOTIFY_DEMO_WORKER": Setting(str, "1", "`0`: `scripts/run` starts no demo worker beside the server"),
@@ -230,3 +235,24 @@ def public_url() -> str:
 def delivery_ledger() -> bool:
     """Whether sockets' deliveries are counted per event for the delivery ledger."""
     return bool(_get("NOTIFY_DELIVERY_LEDGER"))
+
+
+def gateway_upstreams() -> dict[str, str]:
+    """Return the configured upstream services by name (`name=base URL` pairs); raise ValueError for a bad pair."""
+    upstreams = {}
+    for pair in _get("NOTIFY_GATEWAY_UPSTREAMS"):
+        name, sep, base_url = pair.strip().partition("=")
+        if not sep or not name.strip() or not base_url.strip().startswith(("http://", "https://")):
+            raise ValueError(f"NOTIFY_GATEWAY_UPSTREAMS: {pair[:80]!r} is not name=http(s)://base-url")
+        upstreams[name.strip()] = base_url.strip()
+    return upstreams
+
+
+def gateway_private_key_file() -> str:
+    """The PEM private key file upstream calls' JWTs are signed with; empty: none."""
+    return _get("NOTIFY_GATEWAY_PRIVATE_KEY_FILE")
+
+
+def gateway_timeout_secs() -> float:
+    """How long an upstream call may take, connection to last byte, before it answers 504."""
+    return _get("NOTIFY_GATEWAY_TIMEOUT_SECS")

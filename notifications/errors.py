@@ -63,3 +63,8 @@ class FrameNotFound(FrameError):
 class RateLimited(FrameError):
     default_code = "rate_limited"
     default_detail = "Too many frames; slow down."
+
+
+class FrameForbidden(FrameError):
+    default_code = "forbidden"
+    default_detail = "This is not allowed on a socket."

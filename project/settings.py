@@ -187,6 +187,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "notifications.api.authentication.ServiceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # Only requests a socket's `request` frame runs in process (never one from the network, which has
+        # no such attribute); last, so the first class still names the scheme of a 401.
+        "notifications.api.authentication.GatewayUserAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

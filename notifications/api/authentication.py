@@ -1,4 +1,4 @@
-"""`Authorization: Token <key>`: how a backend service authenticates to the REST API.
+"""`Authorization: Token <key>`: how a backend service authenticates to the REST API (and the socket gateway's user).
 
 The principal is the `ServiceClient` itself (request.user and request.auth),
 never a Django user, so a token can do only what its client's permissions say.
@@ -13,6 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from notifications.models import ServiceClient, hash_secret
+from notifications.realtime.gateway.local import GATEWAY_USER_ATTRIBUTE
 
 KEYWORD = "Token"
 # Recording each use would write on every request; a minute is precise enough to spot unused tokens.
@@ -58,3 +59,21 @@ class ServiceTokenAuthentication(BaseAuthentication):
             return
         ServiceClient.objects.filter(pk=client.pk).update(last_used_at=now)
         client.last_used_at = now
+
+
+class GatewayUserAuthentication(BaseAuthentication):
+    """Authenticate a request a socket's `request` frame runs in process as that socket's (active) user.
+
+    The user is an attribute `realtime.gateway.local` sets on a request it
+    builds itself; nothing from the network sets it, and no header is read.
+    Not SessionAuthentication, so no CSRF check: the socket's Origin was
+    checked at its handshake.
+    """
+
+    def authenticate(self, request: Request):
+        user = getattr(request._request, GATEWAY_USER_ATTRIBUTE, None)
+        if user is None:
+            return None
+        if not user.is_active:
+            raise AuthenticationFailed("The socket's user is no longer active.")
+        return user, None

@@ -59,6 +59,15 @@ SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated connections thi
 SOCKETS_REFUSED = Counter(
     "notify_sockets_refused", "Connections closed at once for lack of authentication.", ["protocol"]
 )
+GATEWAY_REQUESTS = Counter(
+    "notify_gateway_requests",
+    "Socket `request` frames answered, by target (`local` or the upstream's name) and status class (2xx..5xx).",
+    ["target", "status_class"],
+)
+
+
+def record_gateway_request(target: str, status: int) -> None:
+    GATEWAY_REQUESTS.labels(target=target, status_class=f"{status // 100}xx").inc()
 
 
 class LagObserver:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifications.errors import BadFrame, FrameError, UnknownFrameType
-from notifications.protocol import jsonsafe
+from notifications.protocol import gateway, jsonsafe
 from notifications.protocol.cursors import Cursor, InvalidCursor
 
 MAX_REF_LENGTH = 64
@@ -60,7 +60,13 @@ def _check_refresh(frame: dict) -> dict:
     return {"token": token}
 
 
-_CHECKS = {"resume": _check_resume, "ack": _check_ack, "ping": _check_ping, "refresh": _check_refresh}
+_CHECKS = {
+    "resume": _check_resume,
+    "ack": _check_ack,
+    "ping": _check_ping,
+    "refresh": _check_refresh,
+    "request": gateway.check_request,
+}
 
 
 def parse_client_frame(text: str) -> ClientFrame:

@@ -20,6 +20,7 @@ from notifications import conf, serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
 from notifications.realtime import connection_events, escalation, fanout, ledger, shutdown
+from notifications.realtime.gateway import upstream
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
@@ -158,6 +159,7 @@ class Hub:
         await self.tasks.cancel_all()
         await self.guarded(self.presence.close)
         await self.guarded(self.link.close)
+        await self.guarded(upstream.close_client)
         if Hub._running in (self, None):
             Hub._running = None
             publishing.set_sink(None)
@@ -175,6 +177,7 @@ class Hub:
         logger.info("drained: %s sockets closed with 1001, presence rows deleted", len(closing))
         while self.connection_count():  # the clients' close replies, so the close frames reach them
             await asyncio.sleep(0.05)
+        await upstream.close_client()
 
     # --- sockets ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from notifications.protocol.cursors import Cursor
 from notifications.protocol.layer_messages import READ_MESSAGE, SESSION_ENDED_MESSAGE
 from notifications.realtime.authentication import Identity, Refusal, authenticate, identify_token
 from notifications.realtime.delivery import OrderedDelivery
+from notifications.realtime.gateway.dispatch import Gateway
 from notifications.realtime.hub import Hub
 from notifications.realtime.ratelimit import FrameRateLimiter, Verdict
 from notifications.realtime.supervision import TaskSet
@@ -75,6 +76,7 @@ class Session:
         self.session_key = ""
         self.connected_at = self.last_activity = timezone.now()
         self.tasks = TaskSet(f"session {self.connection_id}", on_failure=self._task_failed)
+        self.gateway = Gateway(self)  # its requests are tasks of self.tasks
         self._expiry: asyncio.TimerHandle | None = None
         self._ended = False
         self.closed_with: int | None = None  # the code this side closed with (the connection events' reason)

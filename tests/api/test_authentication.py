@@ -81,3 +81,14 @@ def test_tokens_never_reach_the_logs(make_service, token_client, caplog):
         token_client("bad-secret-value").post(reverse("api:broadcast"), BODY, format="json")
     assert token not in caplog.text
     assert "bad-secret-value" not in caplog.text
+
+
+def test_the_gateway_user_is_never_taken_from_an_http_request(alice):
+    """An HTTP request, whatever its headers, carries no gateway user: GatewayUserAuthentication passes."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from notifications.api.authentication import GatewayUserAuthentication
+
+    http_request = APIRequestFactory().get("/api/v1/requests/", HTTP_NOTIFY_GATEWAY_USER="alice")
+    assert GatewayUserAuthentication().authenticate(Request(http_request)) is None

@@ -19,8 +19,8 @@ from tests.integration.harness import Deployment, ws_url_of
 from tests.integration.robust_service import start
 from tests.sockets import make_user, receive_until, signed_in_socket
 
-KNOWN_TYPES = ("resume", "ack", "ping")
-ANSWERS = {"error", "pong", "replayed", "reset"}
+KNOWN_TYPES = ("resume", "ack", "ping", "request")
+ANSWERS = {"error", "pong", "replayed", "reset", "response"}
 
 # Every code point, lone surrogates too (json.dumps writes them as \\udxxx escapes).
 any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)
@@ -37,6 +37,12 @@ frame_objects = st.fixed_dictionaries(
         "cursor": st.text(alphabet="0123456789abcdefABCDEF-_=", max_size=30) | json_values,
         "id": st.uuids().map(str) | json_values,
         "ts": json_values,
+        # The gateway's `request` (PROTOCOL 5.1): mostly near-valid, so the checks past the type are reached.
+        "method": st.sampled_from(["GET", "POST", "DELETE", "get", "BREW"]) | json_values,
+        "path": st.sampled_from(["/api/v1/requests/", "/api/v1/nope/", "/admin/", "/api/v1/../x"]) | any_text,
+        "service": st.sampled_from(["nowhere", "bad name"]) | json_values,
+        "headers": st.dictionaries(st.sampled_from(["Idempotency-Key", "Cookie", "accept-language"]), json_values),
+        "body": json_values,
     },
 )
 frame_texts = st.one_of(
@@ -62,12 +68,13 @@ hostile_texts = st.one_of(
 @example(text='{"type": "resume", "cursor": "' + "0" * 24 + '"}')
 @example(text='{"type": "ack", "id": 7}')
 @example(text='{"type": "ping", "ref": "' + "r" * 65 + '"}')
+@example(text='{"type": "request", "method": "GET", "path": "/api/v1/requests/", "headers": {"Cookie": "x"}}')
 def test_the_parser_refuses_anything_malformed_with_a_frame_error_only(text):
     """parse_client_frame returns a checked frame of a known type or raises FrameError, never anything else."""
     try:
         frame = parse_client_frame(text)
     except FrameError as refused:
-        assert refused.default_code in {"bad_request", "unknown_type"}
+        assert refused.default_code in {"bad_request", "unknown_type", "forbidden"}
         return
     assert frame.type in KNOWN_TYPES
     assert frame.ref is None or (isinstance(frame.ref, str) and len(frame.ref) <= 64)

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from notifications import conf
 from notifications.errors import FrameError
-from notifications.protocol import frames
+from notifications.protocol import frames, gateway
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.gateway import Answer
 from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.session import Session
 
@@ -72,6 +73,15 @@ class JsonSocketConsumer(GuardedSocketConsumer):
         exp = await self.session.do_refresh(frame.fields["token"], frame.ref)
         if exp is not None:
             await self.send(text_data=frames.refreshed(exp, frame.ref))
+
+    async def on_request(self, frame: frames.ClientFrame) -> None:
+        ref = frame.ref
+
+        async def reply(answer: Answer) -> None:
+            if self.session.is_open:
+                await self.send(text_data=gateway.response(ref, answer.status, answer.body))
+
+        self.session.gateway.submit(frame.fields["request"], ref, reply, overhead=gateway.response_overhead(ref))
 
     # --- the session's Transport -------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from notifications.protocol.stomp import server_frames
 from notifications.protocol.stomp.decoder import StompDecoder
 from notifications.protocol.stomp.errors import BadHeader, MalformedFrame, StompError
 from notifications.protocol.stomp.frames import StompFrame, encode
+from notifications.protocol.stomp.gateway import REPLY_ID_PREFIX
 from notifications.protocol.stomp.negotiation import (
     SERVER_HEART_BEAT_MS,
     SUBPROTOCOLS,
@@ -31,6 +32,7 @@ from notifications.protocol.stomp.negotiation import (
     negotiate_version,
 )
 from notifications.realtime.adapters.guarded import GuardedSocketConsumer
+from notifications.realtime.adapters.stomp_gateway import StompGatewayMixin
 from notifications.realtime.adapters.stomp_heartbeats import HeartBeats
 from notifications.realtime.adapters.stomp_subscriptions import (
     ACK_MODES,
@@ -67,7 +69,7 @@ CONNECT_TIMEOUT_SECS = 10.0
 UNCOUNTED = frozenset({"", "ACK", "NACK"})
 
 
-class StompSocketConsumer(GuardedSocketConsumer):
+class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
     """One socket speaking STOMP 1.2 or 1.1."""
 
     protocol_name = "stomp"
@@ -252,7 +254,7 @@ class StompSocketConsumer(GuardedSocketConsumer):
     async def on_ack(self, frame: StompFrame) -> None:
         self._require_connected(frame)
         ack_id = frame.get("id") if self.version == "1.2" else frame.get("message-id")
-        if ack_id is None or not ack_id.startswith("reset-"):
+        if ack_id is None or not ack_id.startswith(("reset-", REPLY_ID_PREFIX)):
             try:
                 event_id = uuid.UUID(str(ack_id))
             except ValueError:
@@ -266,9 +268,6 @@ class StompSocketConsumer(GuardedSocketConsumer):
     async def on_nack(self, frame: StompFrame) -> None:
         self._require_connected(frame)
         await self._send_receipt(frame)  # redelivery is by cursor: nothing changes
-
-    async def on_send(self, frame: StompFrame) -> None:
-        raise Refused(f"SEND is not served here (destination {str(frame.get('destination'))[:80]!r})")
 
     async def on_disconnect(self, frame: StompFrame) -> None:
         await self._send_receipt(frame)

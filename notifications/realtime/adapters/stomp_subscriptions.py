@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 
 from notifications.protocol.cursors import Cursor, InvalidCursor
 from notifications.protocol.stomp.errors import BadHeader, StompError
+from notifications.protocol.stomp.gateway import REPLIES_DESTINATION
 
 ACK_MODES = ("auto", "client", "client-individual")
 MAX_SUBSCRIPTIONS = 32
 # Live events held while a subscription replays; past that the replay reads them from the database too.
 MAX_HELD_EVENTS = 1000
 REQUEST_PREFIX = "/user/queue/requests/"
+# The replies to the gateway's requests (stomp_gateway.py), not events: no event is of this kind.
+REPLIES_KIND = "gateway.reply"
 KINDS_OF = {
     "/user/queue/notifications": None,
     "/user/queue/requests": "request.status",
@@ -63,6 +66,8 @@ def selection_for(destination: str) -> Selection:
     """Return the selection of a destination; raise Refused for one this server does not have."""
     if destination in KINDS_OF:
         return Selection(KINDS_OF[destination])
+    if destination == REPLIES_DESTINATION:
+        return Selection(REPLIES_KIND)
     if destination.startswith(REQUEST_PREFIX):
         try:
             request_id = uuid.UUID(destination.removeprefix(REQUEST_PREFIX))
