@@ -211,9 +211,18 @@ class Session:
 
     async def close(self, code: int) -> None:
         """Close the connection with `code` (the adapter says it in its protocol's terms)."""
-        if self.closed_with is None:
-            self.closed_with = code
+        self.closing(code)
         await self.transport.close(code)
+
+    def closing(self, code: int | None) -> None:
+        """Note that this side closes with `code`: the first such code names the disconnect's reason.
+
+        Every close this side starts passes here, the session's own and the
+        adapters' (through `GuardedSocketConsumer.close`), so a close the
+        client did not start is never reported as `client`.
+        """
+        if self.closed_with is None and code is not None:
+            self.closed_with = code
 
     # --- ending -------------------------------------------------------------------------
 
@@ -234,7 +243,7 @@ class Session:
 
     async def fail(self) -> None:
         """End the session after an unexpected error (already logged) and close with 1011, so the client resumes."""
-        self.closed_with = self.closed_with or CLOSE_INTERNAL_ERROR
+        self.closing(CLOSE_INTERNAL_ERROR)
         await self.end(CLOSE_INTERNAL_ERROR)
         try:
             await self.transport.close(CLOSE_INTERNAL_ERROR)

@@ -97,6 +97,3 @@ class JsonSocketConsumer(GuardedSocketConsumer):
 
     async def send_read(self, up_to: str, unread: int) -> None:
         await self.send(text_data=frames.read(up_to, unread))
-
-    async def close(self, code=None, reason=None) -> None:
-        await super().close(code=code, reason=reason)
