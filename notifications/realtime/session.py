@@ -21,6 +21,7 @@ from django.utils import timezone
 from notifications import conf
 from notifications.errors import BadFrame, FrameNotFound, NotFound, RateLimited
 from notifications.ops import metrics
+from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
 from notifications.protocol.layer_messages import READ_MESSAGE, SESSION_ENDED_MESSAGE
 from notifications.realtime.authentication import Identity, Refusal, authenticate, identify_token
@@ -118,6 +119,17 @@ class Session:
             "socket refused: %s", reason, extra={"event": "ws.refused", "reason": reason, "code": 4401, **self._ids()}
         )
         await self.transport.close(CLOSE_NOT_AUTHENTICATED)
+
+    def welcome_frame(self) -> str:
+        """Return section 1's `welcome` of the started stream (the JSON socket's first frame, SSE's first event)."""
+        return frames.welcome(
+            user_id=self.user_id,
+            username=self.user.get_username(),
+            connection_id=self.connection_id,
+            cursor=self.delivery.position,
+            heartbeat=conf.heartbeat_secs(),
+            server_time=timezone.now().isoformat(),
+        )
 
     def _schedule_expiry(self) -> None:
         expires_at = self.identity.expires_at

@@ -22,12 +22,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from paho.mqtt.enums import CallbackAPIVersion
-from websockets.exceptions import ConnectionClosed
-
-from notifications.protocol.stomp.decoder import StompDecoder
-from notifications.protocol.stomp.frames import SERVER_COMMANDS
 
 from .harness import Deployment, InstanceError, TokenClient, connect_ws, expect_close, recv_json, recv_until
+from .harness.raw_stomp import RawStomp, stomp_frame
 from .test_fanout import create_request
 
 PASSWORD = "correct-horse-battery"
@@ -168,43 +165,16 @@ async def test_json_bad_tokens_close_with_4401(service):
 # --- STOMP -------------------------------------------------------------------------------------
 
 
-def stomp_frame(command: str, headers: dict[str, str] | None = None) -> str:
-    return "\n".join([command, *(f"{k}:{v}" for k, v in (headers or {}).items())]) + "\n\n\x00"
-
-
-class RawStomp:
-    """A STOMP socket opened with a token, its server frames decoded as they come."""
-
-    def __init__(self, ws):
-        self.ws, self.decoder, self.pending = ws, StompDecoder(2**20, commands=SERVER_COMMANDS), []
-
-    @classmethod
-    async def open(cls, service: Service, token: str) -> "RawStomp":
-        ws = await connect_ws(service.a, "/ws/stomp/", origin=None, query={"token": token}, subprotocols=["v12.stomp"])
-        client = cls(ws)
-        await ws.send(stomp_frame("CONNECT", {"accept-version": "1.2", "heart-beat": "0,0"}))
-        return client
-
-    async def next(self, timeout: float = WAIT_SECS):
-        while not self.pending:
-            data = await asyncio.wait_for(self.ws.recv(), timeout)
-            self.pending += [f for f in self.decoder.feed(data) if not f.is_heartbeat]
-        return self.pending.pop(0)
-
-    async def error_then_close(self, timeout: float = WAIT_SECS) -> tuple[str, int]:
-        error = await self.next(timeout)
-        assert error.command == "ERROR", error
-        try:
-            while True:
-                await asyncio.wait_for(self.ws.recv(), timeout)
-        except ConnectionClosed:
-            pass
-        return error.get("message"), self.ws.close_code
+async def open_stomp(service: Service, token: str) -> RawStomp:
+    """Open a STOMP socket on A with `?token=`, no Origin, no cookie, and send CONNECT."""
+    ws = await connect_ws(service.a, "/ws/stomp/", origin=None, query={"token": token}, subprotocols=["v12.stomp"])
+    await ws.send(stomp_frame("CONNECT", {"accept-version": "1.2", "heart-beat": "0,0"}))
+    return RawStomp(ws)
 
 
 async def test_stomp_with_a_token_receives_events_and_ends_with_error_then_4000_at_exp(service):
     """STOMP with `?token=`: CONNECTED as `sub`, a MESSAGE for an event posted on B; at exp ERROR then 4000."""
-    client = await RawStomp.open(service, service.mint(exp_in=SHORT_EXP_SECS + 2))
+    client = await open_stomp(service, service.mint(exp_in=SHORT_EXP_SECS + 2))
     connected = await client.next()
     assert (connected.command, connected.get("user-name")) == ("CONNECTED", "ada")
     await client.ws.send(stomp_frame("SUBSCRIBE", {"id": "s", "destination": "/user/queue/requests", "receipt": "r"}))
@@ -218,7 +188,7 @@ async def test_stomp_with_a_token_receives_events_and_ends_with_error_then_4000_
 async def test_stomp_bad_tokens_get_error_then_4401(service):
     """Each bad token: ERROR `not authenticated`, then close 4401."""
     for what, token in bad_tokens(service).items():
-        client = await RawStomp.open(service, token)
+        client = await open_stomp(service, token)
         assert await client.error_then_close() == ("not authenticated", 4401), what
 
 

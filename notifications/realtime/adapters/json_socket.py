@@ -8,9 +8,6 @@ into an `error` frame, here only.
 
 import logging
 
-from django.utils import timezone
-
-from notifications import conf
 from notifications.errors import FrameError
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
@@ -76,15 +73,7 @@ class JsonSocketConsumer(GuardedSocketConsumer):
     # --- the session's Transport -------------------------------------------------------------
 
     async def send_welcome(self, session: Session) -> None:
-        welcome = frames.welcome(
-            user_id=session.user_id,
-            username=session.user.get_username(),
-            connection_id=session.connection_id,
-            cursor=session.delivery.position,
-            heartbeat=conf.heartbeat_secs(),
-            server_time=timezone.now().isoformat(),
-        )
-        await self.send(text_data=welcome)
+        await self.send(text_data=session.welcome_frame())
 
     async def send_event(self, frame_text: str, cursor: Cursor) -> None:
         await self.send(text_data=frame_text)
