@@ -30,7 +30,7 @@ from .harness.sockets import (
     SseClient,
     StompClient,
 )
-from .test_connection_events import PASSWORD, PRESENCE_TIMEOUT_SECS, ExchangeTap, unique
+from .test_connection_events import PASSWORD, PRESENCE_TIMEOUT_SECS, ExchangeTap, deploy_with_own_exchange, unique
 
 JWT_SECRET = secrets.token_urlsafe(48)
 WAIT_SECS = 30
@@ -40,16 +40,7 @@ OVERSIZE = "x" * 70_000
 
 @pytest.fixture
 def deployment(make_deployment):
-    exchange = "it.notify.connections." + secrets.token_hex(6)
-    env = {
-        "NOTIFY_CONNECTION_EVENTS_EXCHANGE": exchange,
-        "NOTIFY_PRESENCE_TIMEOUT_SECS": str(PRESENCE_TIMEOUT_SECS),
-        "NOTIFY_JWT_SECRET": JWT_SECRET,
-        "NOTIFY_JWT_LEEWAY_SECS": "0",
-    }
-    made = make_deployment(extra_env=env)
-    made.exchange = exchange
-    made.create_user("ada", PASSWORD)
+    made = deploy_with_own_exchange(make_deployment, NOTIFY_JWT_SECRET=JWT_SECRET, NOTIFY_JWT_LEEWAY_SECS="0")
     made.create_user("bob", PASSWORD)
     return made
 

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paho.mqtt.enums import CallbackAPIVersion
 
 from .harness import Deployment, InstanceError, TokenClient, connect_ws, expect_close, recv_json, recv_until
-from .harness.raw_stomp import RawStomp, stomp_frame
+from .harness.raw_stomp import RawStomp, server_frames, stomp_frame
+from .harness.sockets import STOMP_CONNECT, Credentials, SockJsStompClient
 from .test_fanout import create_request
 
 PASSWORD = "correct-horse-battery"
@@ -32,6 +33,7 @@ WAIT_SECS = 10.0
 SHORT_EXP_SECS = 3
 MQTT_CONNECT = bytes((0x10, 12, 0, 4)) + b"MQTT" + bytes((4, 2, 0, 0, 0, 0))
 MQTT_CONNACK_ACCEPTED = bytes((0x20, 2, 0, 0))
+MQTT_CONNACK_NOT_AUTHORIZED = bytes((0x20, 2, 0, 5))
 PAHO_NOT_AUTHORIZED = 135  # paho 2 reports CONNACK return code 5 as the MQTT 5 reason code "Not authorized"
 
 
@@ -347,3 +349,41 @@ def test_daphne_refuses_to_start_with_both_key_settings(service):
     with pytest.raises(InstanceError) as refused:
         service.deployment.instance("C", env=env)
     assert "exited" in str(refused.value) and "notifications.E001" in str(refused.value)
+
+
+# --- Authorization: Bearer on STOMP and MQTT; SockJS STOMP -------------------------------------
+
+
+async def test_stomp_and_mqtt_take_the_token_in_an_authorization_bearer_header(service):
+    """`Authorization: Bearer` (no Origin, no cookie): STOMP CONNECTED as `sub`, MQTT CONNACK 0; a bad one refused."""
+    for token, accepted in ((service.mint("bob"), True), (bad_tokens(service)["no exp"], False)):
+        headers = {"Authorization": f"Bearer {token}"}
+        ws = await connect_ws(service.b, "/ws/stomp/", origin=None, headers=headers, subprotocols=["v12.stomp"])
+        await ws.send(STOMP_CONNECT)
+        client = RawStomp(ws)
+        if accepted:
+            connected = await client.next()
+            assert (connected.command, connected.get("user-name")) == ("CONNECTED", "bob")
+            await ws.close()
+        else:
+            assert await client.error_then_close() == ("not authenticated", 4401)
+        async with connect_ws(service.b, "/mqtt", origin=None, headers=headers, subprotocols=["mqtt"]) as ws:
+            await ws.send(MQTT_CONNECT)
+            assert await ws.recv() == (MQTT_CONNACK_ACCEPTED if accepted else MQTT_CONNACK_NOT_AUTHORIZED)
+
+
+async def test_sockjs_stomp_with_a_token_ends_with_error_then_4000_at_exp_and_bad_tokens_get_error_then_4401(service):
+    """SockJS STOMP (websocket transport) with `?token=`: CONNECTED, at exp ERROR then c[4000]; bad: ERROR, c[4401]."""
+    client = await SockJsStompClient(service.a, Credentials(token=service.mint(exp_in=SHORT_EXP_SECS))).open()
+    (error,) = server_frames((await client.next_messages(SHORT_EXP_SECS + WAIT_SECS))[0])
+    assert (error.command, error.get("message")) == ("ERROR", "session ended")
+    assert await client.ws.recv() == 'c[4000,"session ended"]'
+    for what, token in bad_tokens(service).items():
+        refused = SockJsStompClient(service.b, Credentials(token=token))
+        refused.ws = await connect_ws(service.b, refused.path, origin=None, query={"token": token})
+        assert await refused.ws.recv() == "o", what
+        await refused.send_messages(STOMP_CONNECT)
+        (error,) = server_frames((await refused.next_messages())[0])
+        assert (error.command, error.get("message")) == ("ERROR", "not authenticated"), what
+        assert await refused.ws.recv() == 'c[4401,"not authenticated"]', what
+        assert await expect_close(refused.ws) == 4401, what

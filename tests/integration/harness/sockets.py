@@ -126,11 +126,11 @@ class MqttClient(SocketClient):
 class SockJsJsonClient(SocketClient):
     """sockjs-json over SockJS's `websocket` transport: `o`, then `a["<welcome>"]`."""
 
-    protocol = "sockjs-json"
+    protocol, endpoint = "sockjs-json", "notifications"
 
     def __init__(self, instance, credentials: Credentials):
         super().__init__(instance, credentials)
-        self.path = sockjs_path("notifications") + "/websocket"
+        self.path = sockjs_path(self.endpoint) + "/websocket"
 
     async def start(self) -> None:
         assert await self.ws.recv() == "o"
@@ -138,9 +138,9 @@ class SockJsJsonClient(SocketClient):
         assert welcome["type"] == "welcome", welcome
         self.connection_id = welcome["connection_id"]
 
-    async def next_messages(self) -> list[str]:
+    async def next_messages(self, timeout: float = OPEN_TIMEOUT_SECS) -> list[str]:
         """Return the messages of the next `a[...]` frame (heartbeats skipped)."""
-        while (frame := await asyncio.wait_for(self.ws.recv(), OPEN_TIMEOUT_SECS)) == "h":
+        while (frame := await asyncio.wait_for(self.ws.recv(), timeout)) == "h":
             pass
         assert frame.startswith("a["), frame
         return json.loads(frame[1:])
@@ -152,11 +152,7 @@ class SockJsJsonClient(SocketClient):
 class SockJsStompClient(SockJsJsonClient):
     """sockjs-stomp over SockJS's `websocket` transport: `o`, CONNECT, `a["CONNECTED..."]`."""
 
-    protocol = "sockjs-stomp"
-
-    def __init__(self, instance, credentials: Credentials):
-        super().__init__(instance, credentials)
-        self.path = sockjs_path("stomp") + "/websocket"
+    protocol, endpoint = "sockjs-stomp", "stomp"
 
     async def start(self) -> None:
         assert await self.ws.recv() == "o"
