@@ -112,7 +112,6 @@ async def wait_for_pairs(tap: ExchangeTap, clients, timeout: float = WAIT_SECS) 
 
 def check_client_closes(clients, events: dict) -> None:
     """Each socket: one pair with its protocol and instance; ended by its client with its client's code."""
-    client_codes = {"sse": None}
     for kind in ("user.connected", "user.disconnected"):
         for name in ("A", "B"):
             assert counts_of(events.values(), kind, name) == expected_counts(clients, name), (kind, name)
@@ -125,8 +124,7 @@ def check_client_closes(clients, events: dict) -> None:
         )
         assert connected["protocol"] == ended["protocol"] == client.protocol
         assert connected["instance"] == ended["instance"] == client.instance.name
-        code = 1001 if type(client).__name__ == "SockJsXhrClient" else client_codes.get(client.protocol, 1000)
-        assert (ended["code"], ended["reason"]) == (code, "client"), (client.protocol, ended)
+        assert (ended["code"], ended["reason"]) == (client.closes_with, "client"), (client.protocol, ended)
     mqtt = [e for e in events.values() if e["type"] == "user.disconnected" and e["protocol"] == "mqtt"]
     assert {(e["code"], e["reason"]) for e in mqtt} <= {(1000, "client")}
 

@@ -59,6 +59,7 @@ class SocketClient:
     protocol = ""
     path = ""
     subprotocols: list[str] | None = None
+    closes_with: int | None = 1000  # the close code `close()` ends the connection with, as the server sees it
 
     def __init__(self, instance, credentials: Credentials):
         self.instance, self.credentials = instance, credentials
@@ -166,6 +167,7 @@ class SseClient:
     """An event stream over httpx: `event: welcome` first; closing the response is the client leaving."""
 
     protocol = "sse"
+    closes_with = None  # an HTTP response has no close code
 
     def __init__(self, instance, credentials: Credentials):
         self.instance, self.credentials = instance, credentials
@@ -205,6 +207,7 @@ class SockJsXhrClient:
     """sockjs-json over xhr polling; it ends when its client stops polling (SockJS's disconnect delay)."""
 
     protocol = "sockjs-json"
+    closes_with = 1001  # the session's own end once nobody polls
 
     def __init__(self, instance, credentials: Credentials):
         self.instance, self.credentials = instance, credentials
