@@ -34,7 +34,9 @@ POLL_SECS = 1.0  # other instances' rows (and instance_lost ones) are picked up 
 CONFIRM_TIMEOUT_SECS = 10.0
 RECONNECT_MIN_SECS, RECONNECT_MAX_SECS = 0.5, 5.0
 MAX_WEBHOOKS_IN_FLIGHT = 200
-SERVER_CLOSE_REASONS = {4000: "session_ended", 1001: "shutdown", 1011: "error"}
+# The reason of a close this side sent, by its code; any other code this side sends is `refused`.
+# 1000 is only ever sent in answer to the client's own DISCONNECT (STOMP, MQTT, SockJS), so it is the client's.
+SERVER_CLOSE_REASONS = {1000: "client", 4000: "session_ended", 1001: "shutdown", 1011: "error"}
 
 
 # --- building the events of a socket (called by the presence writer) ------------------------

@@ -21,6 +21,7 @@ from django.utils import timezone
 from notifications import conf
 from notifications.errors import BadFrame, FrameNotFound, NotFound, RateLimited
 from notifications.ops import metrics
+from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
 from notifications.protocol.layer_messages import READ_MESSAGE, SESSION_ENDED_MESSAGE
 from notifications.realtime.authentication import Identity, Refusal, authenticate, identify_token
@@ -124,6 +125,17 @@ class Session:
         )
         await self.transport.close(CLOSE_NOT_AUTHENTICATED)
 
+    def welcome_frame(self) -> str:
+        """Return section 1's `welcome` of the started stream (the JSON socket's first frame, SSE's first event)."""
+        return frames.welcome(
+            user_id=self.user_id,
+            username=self.user.get_username(),
+            connection_id=self.connection_id,
+            cursor=self.delivery.position,
+            heartbeat=conf.heartbeat_secs(),
+            server_time=timezone.now().isoformat(),
+        )
+
     def _schedule_expiry(self) -> None:
         expires_at = self.identity.expires_at
         if expires_at is not None:
@@ -219,9 +231,18 @@ class Session:
 
     async def close(self, code: int) -> None:
         """Close the connection with `code` (the adapter says it in its protocol's terms)."""
-        if self.closed_with is None:
-            self.closed_with = code
+        self.closing(code)
         await self.transport.close(code)
+
+    def closing(self, code: int | None) -> None:
+        """Note that this side closes with `code`: the first such code names the disconnect's reason.
+
+        Every close this side starts passes here, the session's own and the
+        adapters' (through `GuardedSocketConsumer.close`), so a close the
+        client did not start is never reported as `client`.
+        """
+        if self.closed_with is None and code is not None:
+            self.closed_with = code
 
     # --- ending -------------------------------------------------------------------------
 
@@ -242,7 +263,7 @@ class Session:
 
     async def fail(self) -> None:
         """End the session after an unexpected error (already logged) and close with 1011, so the client resumes."""
-        self.closed_with = self.closed_with or CLOSE_INTERNAL_ERROR
+        self.closing(CLOSE_INTERNAL_ERROR)
         await self.end(CLOSE_INTERNAL_ERROR)
         try:
             await self.transport.close(CLOSE_INTERNAL_ERROR)

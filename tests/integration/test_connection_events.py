@@ -92,19 +92,25 @@ def has_all(connection_ids, *types):
     return check
 
 
-@pytest.fixture
-def events_deployment(make_deployment):
+def deploy_with_own_exchange(make_deployment, **env: str):
+    """Return a deployment publishing to an exchange of its own (`.exchange`), a short presence timeout, user ada."""
     exchange = "it.notify.connections." + secrets.token_hex(6)
     env = {
         "NOTIFY_CONNECTION_EVENTS_EXCHANGE": exchange,
         "NOTIFY_PRESENCE_TIMEOUT_SECS": str(PRESENCE_TIMEOUT_SECS),
-        "NOTIFY_WEBHOOK_TIMEOUT_SECS": "2",
-        "NOTIFY_WEBHOOK_FIRST_RETRY_SECS": "1",
+        **env,
     }
     deployment = make_deployment(extra_env=env)
     deployment.exchange = exchange
     deployment.create_user("ada", PASSWORD)
     return deployment
+
+
+@pytest.fixture
+def events_deployment(make_deployment):
+    return deploy_with_own_exchange(
+        make_deployment, NOTIFY_WEBHOOK_TIMEOUT_SECS="2", NOTIFY_WEBHOOK_FIRST_RETRY_SECS="1"
+    )
 
 
 async def open_socket(session, instance):

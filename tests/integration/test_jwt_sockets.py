@@ -22,12 +22,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from paho.mqtt.enums import CallbackAPIVersion
-from websockets.exceptions import ConnectionClosed
-
-from notifications.protocol.stomp.decoder import StompDecoder
-from notifications.protocol.stomp.frames import SERVER_COMMANDS
 
 from .harness import Deployment, InstanceError, TokenClient, connect_ws, expect_close, recv_json, recv_until
+from .harness.raw_stomp import RawStomp, server_frames, stomp_frame
+from .harness.sockets import STOMP_CONNECT, Credentials, SockJsStompClient
 from .test_fanout import create_request
 
 PASSWORD = "correct-horse-battery"
@@ -35,6 +33,7 @@ WAIT_SECS = 10.0
 SHORT_EXP_SECS = 3
 MQTT_CONNECT = bytes((0x10, 12, 0, 4)) + b"MQTT" + bytes((4, 2, 0, 0, 0, 0))
 MQTT_CONNACK_ACCEPTED = bytes((0x20, 2, 0, 0))
+MQTT_CONNACK_NOT_AUTHORIZED = bytes((0x20, 2, 0, 5))
 PAHO_NOT_AUTHORIZED = 135  # paho 2 reports CONNACK return code 5 as the MQTT 5 reason code "Not authorized"
 
 
@@ -168,43 +167,16 @@ async def test_json_bad_tokens_close_with_4401(service):
 # --- STOMP -------------------------------------------------------------------------------------
 
 
-def stomp_frame(command: str, headers: dict[str, str] | None = None) -> str:
-    return "\n".join([command, *(f"{k}:{v}" for k, v in (headers or {}).items())]) + "\n\n\x00"
-
-
-class RawStomp:
-    """A STOMP socket opened with a token, its server frames decoded as they come."""
-
-    def __init__(self, ws):
-        self.ws, self.decoder, self.pending = ws, StompDecoder(2**20, commands=SERVER_COMMANDS), []
-
-    @classmethod
-    async def open(cls, service: Service, token: str) -> "RawStomp":
-        ws = await connect_ws(service.a, "/ws/stomp/", origin=None, query={"token": token}, subprotocols=["v12.stomp"])
-        client = cls(ws)
-        await ws.send(stomp_frame("CONNECT", {"accept-version": "1.2", "heart-beat": "0,0"}))
-        return client
-
-    async def next(self, timeout: float = WAIT_SECS):
-        while not self.pending:
-            data = await asyncio.wait_for(self.ws.recv(), timeout)
-            self.pending += [f for f in self.decoder.feed(data) if not f.is_heartbeat]
-        return self.pending.pop(0)
-
-    async def error_then_close(self, timeout: float = WAIT_SECS) -> tuple[str, int]:
-        error = await self.next(timeout)
-        assert error.command == "ERROR", error
-        try:
-            while True:
-                await asyncio.wait_for(self.ws.recv(), timeout)
-        except ConnectionClosed:
-            pass
-        return error.get("message"), self.ws.close_code
+async def open_stomp(service: Service, token: str) -> RawStomp:
+    """Open a STOMP socket on A with `?token=`, no Origin, no cookie, and send CONNECT."""
+    ws = await connect_ws(service.a, "/ws/stomp/", origin=None, query={"token": token}, subprotocols=["v12.stomp"])
+    await ws.send(stomp_frame("CONNECT", {"accept-version": "1.2", "heart-beat": "0,0"}))
+    return RawStomp(ws)
 
 
 async def test_stomp_with_a_token_receives_events_and_ends_with_error_then_4000_at_exp(service):
     """STOMP with `?token=`: CONNECTED as `sub`, a MESSAGE for an event posted on B; at exp ERROR then 4000."""
-    client = await RawStomp.open(service, service.mint(exp_in=SHORT_EXP_SECS + 2))
+    client = await open_stomp(service, service.mint(exp_in=SHORT_EXP_SECS + 2))
     connected = await client.next()
     assert (connected.command, connected.get("user-name")) == ("CONNECTED", "ada")
     await client.ws.send(stomp_frame("SUBSCRIBE", {"id": "s", "destination": "/user/queue/requests", "receipt": "r"}))
@@ -218,7 +190,7 @@ async def test_stomp_with_a_token_receives_events_and_ends_with_error_then_4000_
 async def test_stomp_bad_tokens_get_error_then_4401(service):
     """Each bad token: ERROR `not authenticated`, then close 4401."""
     for what, token in bad_tokens(service).items():
-        client = await RawStomp.open(service, token)
+        client = await open_stomp(service, token)
         assert await client.error_then_close() == ("not authenticated", 4401), what
 
 
@@ -377,3 +349,41 @@ def test_daphne_refuses_to_start_with_both_key_settings(service):
     with pytest.raises(InstanceError) as refused:
         service.deployment.instance("C", env=env)
     assert "exited" in str(refused.value) and "notifications.E001" in str(refused.value)
+
+
+# --- Authorization: Bearer on STOMP and MQTT; SockJS STOMP -------------------------------------
+
+
+async def test_stomp_and_mqtt_take_the_token_in_an_authorization_bearer_header(service):
+    """`Authorization: Bearer` (no Origin, no cookie): STOMP CONNECTED as `sub`, MQTT CONNACK 0; a bad one refused."""
+    for token, accepted in ((service.mint("bob"), True), (bad_tokens(service)["no exp"], False)):
+        headers = {"Authorization": f"Bearer {token}"}
+        ws = await connect_ws(service.b, "/ws/stomp/", origin=None, headers=headers, subprotocols=["v12.stomp"])
+        await ws.send(STOMP_CONNECT)
+        client = RawStomp(ws)
+        if accepted:
+            connected = await client.next()
+            assert (connected.command, connected.get("user-name")) == ("CONNECTED", "bob")
+            await ws.close()
+        else:
+            assert await client.error_then_close() == ("not authenticated", 4401)
+        async with connect_ws(service.b, "/mqtt", origin=None, headers=headers, subprotocols=["mqtt"]) as ws:
+            await ws.send(MQTT_CONNECT)
+            assert await ws.recv() == (MQTT_CONNACK_ACCEPTED if accepted else MQTT_CONNACK_NOT_AUTHORIZED)
+
+
+async def test_sockjs_stomp_with_a_token_ends_with_error_then_4000_at_exp_and_bad_tokens_get_error_then_4401(service):
+    """SockJS STOMP (websocket transport) with `?token=`: CONNECTED, at exp ERROR then c[4000]; bad: ERROR, c[4401]."""
+    client = await SockJsStompClient(service.a, Credentials(token=service.mint(exp_in=SHORT_EXP_SECS))).open()
+    (error,) = server_frames((await client.next_messages(SHORT_EXP_SECS + WAIT_SECS))[0])
+    assert (error.command, error.get("message")) == ("ERROR", "session ended")
+    assert await client.ws.recv() == 'c[4000,"session ended"]'
+    for what, token in bad_tokens(service).items():
+        refused = SockJsStompClient(service.b, Credentials(token=token))
+        refused.ws = await connect_ws(service.b, refused.path, origin=None, query={"token": token})
+        assert await refused.ws.recv() == "o", what
+        await refused.send_messages(STOMP_CONNECT)
+        (error,) = server_frames((await refused.next_messages())[0])
+        assert (error.command, error.get("message")) == ("ERROR", "not authenticated"), what
+        assert await refused.ws.recv() == 'c[4401,"not authenticated"]', what
+        assert await expect_close(refused.ws) == 4401, what

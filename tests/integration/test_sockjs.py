@@ -45,6 +45,19 @@ class RawSockJs:
         body = json.dumps(list(messages))
         return self.client.post(self.url(instance, "xhr_send"), content=body, headers={**self.headers, **headers})
 
+    def open(self, instance, welcome_on=None) -> dict:
+        """Open the session on `instance` (`o`), then poll (on `welcome_on`, else the same) for its welcome."""
+        assert self.poll(instance).text == "o\n"
+        (welcome,) = self.messages(welcome_on or instance, 1)
+        assert welcome["type"] == "welcome", welcome
+        return welcome
+
+    def exchange(self, send_on, poll_on, frame: dict | str) -> dict:
+        """Send one frame through `send_on`, then poll `poll_on` for the one message it answers."""
+        assert self.send(send_on, frame if isinstance(frame, str) else json.dumps(frame)).status_code == 204
+        (answer,) = self.messages(poll_on, 1)
+        return answer
+
     def messages(self, instance, count: int) -> list[dict]:
         """Poll (on `instance`) until `count` messages arrived; return them parsed."""
         got: list[dict] = []
@@ -84,30 +97,25 @@ def test_info_answers_the_sockjs_json_and_a_foreign_origin_gets_403(service):
 def test_a_polling_session_alternating_between_instances_gets_welcome_events_and_pong(service):
     """xhr polls and xhr_sends of one session alternate A/B: welcome, live events, a pong; latency measured."""
     session = RawSockJs(service.session("ada").cookie_header())
-    assert session.poll(service.a).text == "o\n"
-    (welcome,) = session.messages(service.b, 1)
-    assert welcome["type"] == "welcome" and welcome["user"]["username"] == "ada"
+    welcome = session.open(service.a, welcome_on=service.b)
+    assert welcome["user"]["username"] == "ada"
     started = time.monotonic()
-    assert session.send(service.b, json.dumps({"type": "ping", "ts": 7})).status_code == 204
-    relayed_send_secs = time.monotonic() - started
-    assert session.messages(service.a, 1) == [{"type": "pong", "ts": 7}]
+    assert session.exchange(service.b, service.a, {"type": "ping", "ts": 7}) == {"type": "pong", "ts": 7}
+    relayed_secs = time.monotonic() - started
     publish(service, "Across instances")
     (event,) = session.messages(service.b, 1)
     assert event["type"] == "event" and event["request"]["title"] == "Across instances"
     started = time.monotonic()
-    assert session.send(service.a, json.dumps({"type": "ping", "ts": 8})).status_code == 204
-    local_send_secs = time.monotonic() - started
-    assert session.messages(service.b, 1) == [{"type": "pong", "ts": 8}]
-    print(f"xhr_send relayed {relayed_send_secs * 1000:.1f} ms, local {local_send_secs * 1000:.1f} ms")
+    assert session.exchange(service.a, service.b, {"type": "ping", "ts": 8}) == {"type": "pong", "ts": 8}
+    local_secs = time.monotonic() - started
+    print(f"xhr_send and poll, relayed send {relayed_secs * 1000:.1f} ms, local send {local_secs * 1000:.1f} ms")
 
 
 def test_a_bad_frame_gets_an_error_and_a_broken_payload_gets_500(service):
     """Inside SockJS, a bad JSON frame gets section 1's error frame; a payload that is no JSON array gets 500."""
     session = RawSockJs(service.session("ada").cookie_header())
-    assert session.poll(service.a).text == "o\n"
-    session.messages(service.a, 1)
-    assert session.send(service.b, '{"type": "nope"}').status_code == 204
-    (error,) = session.messages(service.b, 1)
+    session.open(service.a)
+    error = session.exchange(service.b, service.b, '{"type": "nope"}')
     assert error["type"] == "error" and error["code"] == "unknown_type"
     broken = session.client.post(session.url(service.b, "xhr_send"), content=b"[1,", headers=session.headers)
     assert broken.status_code == 500 and broken.text == "Broken JSON encoding."
@@ -249,8 +257,7 @@ def median_secs(timed) -> float:
 def test_a_relayed_request_costs_a_few_milliseconds_more_than_a_local_one(service):
     """xhr_send and a poll of a session held by A, sent to B: the relay adds little (medians printed)."""
     session = RawSockJs(service.session("ada").cookie_header())
-    assert session.poll(service.a).text == "o\n"
-    session.messages(service.a, 1)
+    session.open(service.a)
     ping = json.dumps({"type": "ping", "ts": 1})
 
     def send_then_poll(instance):
@@ -272,8 +279,7 @@ def test_logout_through_the_other_instance_closes_the_session_with_4000(service)
     """Signing out through B ends ada's SockJS session held by A: the next poll, on B, gets c[4000]."""
     user = service.session("ada", service.b)
     session = RawSockJs(user.cookie_header())
-    assert session.poll(service.a).text == "o\n"
-    session.messages(service.a, 1)
+    session.open(service.a)
     assert user.logout().status_code in (200, 302)
     deadline = time.monotonic() + 10
     while (frame := session.poll(service.b).text) == "h\n":

@@ -19,10 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from notifications.protocol.stomp.decoder import StompDecoder
-from notifications.protocol.stomp.frames import SERVER_COMMANDS
-
 from .harness import Deployment, TokenClient, UserSession, connect_ws, handshake_status
+from .harness.raw_stomp import RawStomp
+from .harness.raw_stomp import stomp_frame as frame
 from .robust_service import PASSWORD, USERS_SCRIPT
 
 STOMP_PATH = "/ws/stomp/"
@@ -242,38 +241,7 @@ def test_stomp_py_authenticates_with_a_ticket_as_passcode(service):
 # --- raw sockets: refusals and close codes ----------------------------------------------------
 
 
-def frame(command: str, headers: dict[str, str] | None = None, body: str = "") -> str:
-    lines = [command, *(f"{name}:{value}" for name, value in (headers or {}).items())]
-    return "\n".join(lines) + "\n\n" + body + "\x00"
-
-
 CONNECT = frame("CONNECT", {"accept-version": "1.2,1.1", "host": "anything"})
-
-
-class RawStomp:
-    """A raw socket speaking STOMP, its server frames decoded as they come."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.decoder = StompDecoder(2**20, commands=SERVER_COMMANDS)
-        self.pending = []
-
-    async def next(self, timeout: float = TIMEOUT_SECS):
-        while not self.pending:
-            data = await asyncio.wait_for(self.ws.recv(), timeout)
-            self.pending += [f for f in self.decoder.feed(data) if not f.is_heartbeat]
-        return self.pending.pop(0)
-
-    async def error_then_close(self, timeout: float = TIMEOUT_SECS) -> tuple[str, int]:
-        """Return the ERROR's message and the close code that follows it."""
-        error = await self.next(timeout)
-        assert error.command == "ERROR", error
-        try:
-            while True:
-                await asyncio.wait_for(self.ws.recv(), timeout)
-        except ConnectionClosed:
-            pass
-        return error.get("message"), self.ws.close_code
 
 
 async def raw(service: Service, session: UserSession | None = None, *, connect: str | None = CONNECT, **kwargs):

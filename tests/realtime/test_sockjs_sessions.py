@@ -152,3 +152,21 @@ async def test_an_unexpected_error_in_one_session_closes_it_with_1011_and_others
     assert await request(failing + "/xhr", cookie) == (200, 'c[1011,"internal error"]\n')
     assert await request(healthy + "/xhr_send", cookie, body=b'["{\\"type\\":\\"ping\\",\\"ts\\":2}"]') == (204, "")
     assert await poll_messages(healthy, cookie) == [{"type": "pong", "ts": 2}]
+
+
+async def test_a_stomp_refusal_over_sockjs_sends_its_error_then_closes_with_its_code(hub):
+    """SEND over `/sockjs/stomp/` (xhr): a STOMP ERROR message, then `c[1008,...]`, as on a WebSocket."""
+    cookie = await session_cookie(await make_user("ada"))
+    path = f"/sockjs/stomp/000/{secrets.token_hex(6)}"
+    assert await request(path + "/xhr", cookie) == (200, "o\n")
+    connect = json.dumps(["CONNECT\naccept-version:1.2\nheart-beat:0,0\n\n\x00"]).encode()
+    assert await request(path + "/xhr_send", cookie, body=connect) == (204, "")
+    (connected,) = json.loads((await request(path + "/xhr", cookie))[1][1:])
+    assert connected.startswith("CONNECTED\n")
+    send = json.dumps(["SEND\ndestination:/queue/x\n\nhi\x00"]).encode()
+    assert await request(path + "/xhr_send", cookie, body=send) == (204, "")
+    status, body = await request(path + "/xhr", cookie)
+    (error,) = json.loads(body[1:])
+    assert status == 200 and error.startswith("ERROR\n") and "SEND" in error
+    status, body = await request(path + "/xhr", cookie)
+    assert body.startswith("c[1008,")

@@ -132,6 +132,9 @@ def test_the_reason_names_who_closed_and_why():
     assert disconnect_code_and_reason(1011, 1011) == (1011, "error")
     assert disconnect_code_and_reason(4429, 4429) == (4429, "refused")
     assert disconnect_code_and_reason(1009, 1009) == (1009, "refused")
+    assert disconnect_code_and_reason(1000, 1000) == (1000, "client")  # the answer to a client's DISCONNECT
+    for refusal in (4401, 4408, 1002, 1003, 1008):
+        assert disconnect_code_and_reason(refusal, 1006) == (refusal, "refused")
 
 
 async def test_a_published_message_is_persistent_json_routed_by_its_type_and_awaits_its_confirm():

@@ -42,6 +42,12 @@ class GuardedSocketConsumer(AsyncWebsocketConsumer):
             )
             await self._fail()
 
+    async def close(self, code=None, reason=None) -> None:
+        """Close the socket from this side; its session notes the code, which names the disconnect's reason."""
+        if self.session is not None:
+            self.session.closing(code)
+        await super().close(code=code, reason=reason)
+
     async def _fail(self) -> None:
         if self.session is not None:
             await self.session.fail()

@@ -8,9 +8,6 @@ into an `error` frame, here only.
 
 import logging
 
-from django.utils import timezone
-
-from notifications import conf
 from notifications.errors import FrameError
 from notifications.protocol import frames, gateway
 from notifications.protocol.cursors import Cursor
@@ -86,15 +83,7 @@ class JsonSocketConsumer(GuardedSocketConsumer):
     # --- the session's Transport -------------------------------------------------------------
 
     async def send_welcome(self, session: Session) -> None:
-        welcome = frames.welcome(
-            user_id=session.user_id,
-            username=session.user.get_username(),
-            connection_id=session.connection_id,
-            cursor=session.delivery.position,
-            heartbeat=conf.heartbeat_secs(),
-            server_time=timezone.now().isoformat(),
-        )
-        await self.send(text_data=welcome)
+        await self.send(text_data=session.welcome_frame())
 
     async def send_event(self, frame_text: str, cursor: Cursor) -> None:
         await self.send(text_data=frame_text)
@@ -107,6 +96,3 @@ class JsonSocketConsumer(GuardedSocketConsumer):
 
     async def send_read(self, up_to: str, unread: int) -> None:
         await self.send(text_data=frames.read(up_to, unread))
-
-    async def close(self, code=None, reason=None) -> None:
-        await super().close(code=code, reason=reason)

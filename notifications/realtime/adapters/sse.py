@@ -14,8 +14,6 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from django.utils import timezone
-
 from notifications import conf
 from notifications.protocol import frames, sse
 from notifications.protocol.cursors import Cursor, InvalidCursor
@@ -115,16 +113,8 @@ class EventStream:
     # --- the session's Transport -----------------------------------------------------------
 
     async def send_welcome(self, session: Session) -> None:
-        welcome = frames.welcome(
-            user_id=session.user_id,
-            username=session.user.get_username(),
-            connection_id=session.connection_id,
-            cursor=session.delivery.position,
-            heartbeat=conf.heartbeat_secs(),
-            server_time=timezone.now().isoformat(),
-        )
         await self._start()
-        await self.write(sse.message(welcome, event="welcome"))
+        await self.write(sse.message(session.welcome_frame(), event="welcome"))
         session.tasks.spawn(self.beat(max(1, conf.heartbeat_secs())), "heartbeat")
 
     async def send_event(self, frame_text: str, cursor: Cursor) -> None:

@@ -1,9 +1,10 @@
 """Drive a protocol adapter (a socket consumer class) over a SockJS session instead of a WebSocket.
 
-The adapter keeps its own frame handling; only its socket calls change:
-`accept` is the SockJS open frame (already sent), `send(text_data=...)`
-queues one SockJS message, and `close(code)` closes the SockJS session with
-the same code.
+The adapter keeps its own frame handling and its own `close` (a STOMP
+ERROR first, the session noting the code); only the ASGI messages it sends
+change: `websocket.accept` is the SockJS open frame (already sent), a
+`websocket.send` text queues one SockJS message, and `websocket.close`
+closes the SockJS session with the same code.
 """
 
 import logging
@@ -49,17 +50,12 @@ def over_sockjs(consumer_class: type, protocol: str) -> type:
             self.scope = scope
             self.sink = sink
 
-        async def accept(self, subprotocol=None, headers=None) -> None:
-            return None
-
-        async def send(self, text_data=None, bytes_data=None, close=False) -> None:
-            if text_data is not None:
-                self.sink.enqueue(text_data)
-            if close:
-                await self.sink.close_by_server(close if isinstance(close, int) else 1000)
-
-        async def close(self, code=None, reason=None) -> None:
-            await self.sink.close_by_server(code or 1000)
+        async def base_send(self, message: dict) -> None:
+            """Take what the adapter would send down a WebSocket: text goes to the queue, a close to the session."""
+            if message["type"] == "websocket.send" and message.get("text") is not None:
+                self.sink.enqueue(message["text"])
+            elif message["type"] == "websocket.close":
+                await self.sink.close_by_server(message.get("code") or 1000)
 
         async def open(self) -> None:
             """Run the adapter's handshake (authentication, welcome), guarded like a socket's dispatch."""

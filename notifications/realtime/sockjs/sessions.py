@@ -93,7 +93,7 @@ class SockJsSession:
         self._wake.set()
         if len(self.queue) > MAX_QUEUED_MESSAGES:
             logger.info("sockjs session %s closed: its client takes no messages", self.session_id)
-            self.tasks.spawn(self.close_by_server(1011), "overflow")
+            self.tasks.spawn(self.adapter.close(1011), "overflow")
 
     async def close_by_server(self, code: int) -> None:
         """Close the session with `code`: its close frame goes to the current or next receiver."""

@@ -1,8 +1,10 @@
 """The SockJS `websocket` transport (`.../<server>/<session>/websocket`): SockJS frames over one WebSocket.
 
-The adapter runs as on `/ws/...`, framed the SockJS way: `o` once accepted,
-each message as `a["..."]`, `h` every heartbeat period, `c[code,"reason"]`
-before the close. A client message is a JSON array of strings (or one string).
+The adapter runs as on `/ws/...` (its own `close`, a STOMP ERROR first,
+unchanged), with the ASGI messages it sends framed the SockJS way: `o` once
+accepted, each message as `a["..."]`, `h` every heartbeat period,
+`c[code,"reason"]` before the close. A client message is a JSON array of
+strings (or one string).
 """
 
 import asyncio
@@ -25,26 +27,38 @@ def sockjs_websocket(consumer_class: type, protocol: str) -> type:
         _beating: asyncio.Task | None = None
         _closing = False
 
-        async def accept(self, subprotocol=None, headers=None) -> None:
-            await super().accept()
-            await super().send(text_data=sockjs.OPEN)
-            self._beating = asyncio.get_running_loop().create_task(self._beat())
+        async def __call__(self, scope, receive, send):
+            """Run the adapter with its ASGI messages framed the SockJS way (its own `close` runs unchanged)."""
 
-        async def _beat(self) -> None:
+            async def framed(message: dict) -> None:
+                await self._framed(send, message)
+
+            return await super().__call__(scope, receive, framed)
+
+        async def _framed(self, send, message: dict) -> None:
+            kind = message["type"]
+            if kind == "websocket.accept":
+                await send(message)
+                await send({"type": "websocket.send", "text": sockjs.OPEN})
+                self._beating = asyncio.get_running_loop().create_task(self._beat(send))
+            elif kind == "websocket.send":
+                if message.get("text") is not None and not self._closing:
+                    await send({"type": "websocket.send", "text": sockjs.messages([message["text"]])})
+            elif kind == "websocket.close":
+                await self._close_framed(send, message.get("code") or 1000)
+            else:
+                await send(message)
+
+        async def _close_framed(self, send, code: int) -> None:
+            if self._beating is not None and not self._closing:
+                await send({"type": "websocket.send", "text": sockjs.close(code, reason_of(code))})
+            self._closing = True
+            await send({"type": "websocket.close", "code": code})
+
+        async def _beat(self, send) -> None:
             while True:
                 await asyncio.sleep(heartbeat_secs())
-                await super().send(text_data=sockjs.HEARTBEAT)
-
-        async def send(self, text_data=None, bytes_data=None, close=False) -> None:
-            if text_data is not None and not self._closing:
-                await super().send(text_data=sockjs.messages([text_data]))
-
-        async def close(self, code=None, reason=None) -> None:
-            code = code or 1000
-            if self._beating is not None and not self._closing:
-                await super().send(text_data=sockjs.close(code, reason_of(code)))
-            self._closing = True
-            await super().close(code=code)
+                await send({"type": "websocket.send", "text": sockjs.HEARTBEAT})
 
         async def receive(self, text_data=None, bytes_data=None) -> None:
             try:

@@ -4,6 +4,8 @@
 - `DaphneInstance`: one process; `kill()`, `terminate()`, `restart()`, `wait_ready()`.
 - `TcpProxy`: put it between an instance and the broker; `cut()`, `restore()`, `stall()`.
 - `UserSession`, `TokenClient`, `connect_ws` and the `recv_*` helpers: the clients.
+- `raw_stomp.RawStomp`: STOMP on a raw socket, where ERROR and the close code show.
+- `sockets`: one client per protocol (json, stomp, mqtt, sse, sockjs-json, sockjs-stomp) to open and end a socket.
 """
 
 from .client import (
