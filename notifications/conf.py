@@ -51,6 +51,12 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_CONNECTION_EVENTS_EXCHANGE": Setting(
         str, "notify.connections", "durable topic exchange user.connected / user.disconnected go to"
     ),
+    "NOTIFY_INGRESS_EXCHANGE": Setting(
+        str, "notify.ingress", "durable topic exchange services publish status events to; names its queue"
+    ),
+    "NOTIFY_INGRESS_CONSUMER": Setting(str, "1", "`0`: this instance runs no ingress consumer (on NOTIFY_AMQP_URL)"),
+    "NOTIFY_INGRESS_PREFETCH": Setting(int, 500, "ingress messages the broker sends ahead of acks; a batch's bound"),
+    "NOTIFY_INGRESS_MAX_BODY_BYTES": Setting(int, 256 * 1024, "the largest ingress body accepted (larger: 400)"),
     "NOTIFY_WEBHOOK_TIMEOUT_SECS": Setting(float, 10.0, "a webhook POST without an answer this long is a failure"),
     "NOTIFY_WEBHOOK_FIRST_RETRY_SECS": Setting(float, 5.0, "delay before a failed webhook's first retry; doubling"),
     "NOTIFY_WEBHOOK_RETRY_SECS": Setting(float, 86400.0, "how long after an event its webhook deliveries are retried"),
@@ -210,3 +216,23 @@ def webhook_retry_secs() -> float:
 def webhook_concurrency() -> int:
     """Webhook POSTs in flight at once per endpoint on one instance."""
     return max(1, _get("NOTIFY_WEBHOOK_CONCURRENCY"))
+
+
+def ingress_exchange() -> str:
+    """The durable topic exchange of PROTOCOL 5.3; the queue and the rejected exchange are named after it."""
+    return _get("NOTIFY_INGRESS_EXCHANGE")
+
+
+def ingress_consumer_enabled() -> bool:
+    """Whether this instance consumes the ingress queue (when it has a broker)."""
+    return str(_get("NOTIFY_INGRESS_CONSUMER")).strip() not in ("0", "", "false", "no", "off")
+
+
+def ingress_prefetch() -> int:
+    """How many unacked ingress messages the broker may send this instance: the largest batch."""
+    return max(1, _get("NOTIFY_INGRESS_PREFETCH"))
+
+
+def ingress_max_body_bytes() -> int:
+    """The largest ingress message body stored; a larger one is refused with 400."""
+    return _get("NOTIFY_INGRESS_MAX_BODY_BYTES")

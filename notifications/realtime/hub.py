@@ -19,7 +19,7 @@ from django.conf import settings
 from notifications import serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
-from notifications.realtime import connection_events, fanout, shutdown
+from notifications.realtime import connection_events, fanout, ingress, shutdown
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
@@ -74,6 +74,7 @@ class Hub:
         self.presence = PresenceWriter(presence.instance_name(), self.local_connections)
         self.draining = False
         self.watch = SocketWatch(self)
+        self.ingress: ingress.IngressConsumer | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class Hub:
         self._presence_task = self.tasks.spawn(self.presence.run_forever(self.close_requested), "presence")
         self._tasks.append(self._presence_task)
         self._start_connection_events()
+        self.ingress = ingress.start_consumer(self.tasks, self._tasks)
         self._bind_in_background(layer_messages.everyone_group())
         publishing.set_sink(self.fanout.submit_threadsafe)
         runtime_status.set_provider(self.status)
@@ -370,6 +372,7 @@ class Hub:
             "reconnects": self.link.reconnects,
             "connections": self.connection_count(),
             "connections_by_protocol": dict(Counter(c.protocol for c in self.local_connections())),
+            "ingress": None if self.ingress is None else self.ingress.status(),
         }
 
 
