@@ -55,7 +55,8 @@ SETTINGS: dict[str, Setting] = {
         str, "notify.ingress", "durable topic exchange services publish status events to; names its queue"
     ),
     "NOTIFY_INGRESS_CONSUMER": Setting(str, "1", "`0`: this instance runs no ingress consumer (on NOTIFY_AMQP_URL)"),
-    "NOTIFY_INGRESS_PREFETCH": Setting(int, 500, "ingress messages the broker sends ahead of acks; a batch's bound"),
+    "NOTIFY_INGRESS_PREFETCH": Setting(int, 1000, "unacked ingress messages the broker sends this instance"),
+    "NOTIFY_INGRESS_BATCH": Setting(int, 500, "most ingress messages stored in one transaction"),
     "NOTIFY_INGRESS_MAX_BODY_BYTES": Setting(int, 256 * 1024, "the largest ingress body accepted (larger: 400)"),
     "NOTIFY_WEBHOOK_TIMEOUT_SECS": Setting(float, 10.0, "a webhook POST without an answer this long is a failure"),
     "NOTIFY_WEBHOOK_FIRST_RETRY_SECS": Setting(float, 5.0, "delay before a failed webhook's first retry; doubling"),
@@ -229,8 +230,14 @@ def ingress_consumer_enabled() -> bool:
 
 
 def ingress_prefetch() -> int:
-    """How many unacked ingress messages the broker may send this instance: the largest batch."""
+    """How many unacked ingress messages the broker may send this instance (more than a batch: the next one arrives
+    while one is stored)."""
     return max(1, _get("NOTIFY_INGRESS_PREFETCH"))
+
+
+def ingress_batch() -> int:
+    """The most ingress messages stored in one transaction and acked with one ack."""
+    return max(1, _get("NOTIFY_INGRESS_BATCH"))
 
 
 def ingress_max_body_bytes() -> int:

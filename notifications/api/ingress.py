@@ -57,10 +57,10 @@ def store_messages(messages: list[IngressMessage]) -> list[IngressRefusal | None
     """
     outcomes: list[IngressRefusal | None] = [None] * len(messages)
     checked = []
-    clients: dict[str, ServiceClient | None] = {}
+    checks = BatchChecks()
     for index, message in enumerate(messages):
         try:
-            checked.append(check_message(index, message, clients))
+            checked.append(check_message(index, message, checks))
         except Refused as refused:
             outcomes[index] = refused.refusal
     if _has_repeated_keys(checked):
@@ -78,20 +78,34 @@ def _has_repeated_keys(checked: list[Checked]) -> bool:
     return len(keys) < len(checked)
 
 
-def check_message(index: int, message: IngressMessage, clients: dict) -> Checked:
+class BatchChecks:
+    """What every message of a batch is checked with, built once: the serializer, the endpoint, the clients seen."""
+
+    def __init__(self):
+        self.serializer = serializers.PublishStatusSerializer()  # its fields are built once, not per message
+        self.endpoint = reverse("api:event-publish")  # the endpoint whose Idempotency-Key namespace is shared
+        self.clients: dict[str, ServiceClient | None] = {}
+
+    def validate(self, data) -> dict:
+        """Return the validated fields of one body; raise Refused (400) naming the bad field."""
+        try:
+            return self.serializer.run_validation(data)
+        except exceptions.ValidationError as exc:
+            raise Refused(refusal_of(exceptions.ValidationError(exc.detail))) from None
+
+
+def check_message(index: int, message: IngressMessage, checks: BatchChecks) -> Checked:
     """Return the message's checked change and key scope; raise Refused with the status REST would answer."""
-    client = check_client(message.user_id, clients)
+    client = check_client(message.user_id, checks.clients)
     key = (message.message_id or "").strip()
     if not idempotency.is_usable_key(key):
         raise Refused(
             IngressRefusal(400, f"message_id: required, 1 to {idempotency.MAX_KEY_LENGTH} printable characters.")
         )
     data = parse_body(message.body)
-    body = serializers.PublishStatusSerializer(data=data)
-    if not body.is_valid():
-        raise Refused(refusal_of(exceptions.ValidationError(body.errors)))
-    scope = Scope(idempotency.get_principal(client), key, events_endpoint(), idempotency.get_request_hash(data))
-    return Checked(index, scope, status_change_of(body.validated_data))
+    fields = checks.validate(data)
+    scope = Scope(idempotency.get_principal(client), key, checks.endpoint, idempotency.get_request_hash(data))
+    return Checked(index, scope, status_change_of(fields))
 
 
 def check_client(user_id: str | None, clients: dict) -> ServiceClient:
@@ -121,11 +135,6 @@ def parse_body(raw: bytes):
         return jsonsafe.loads(text)
     except jsonsafe.UnsafeJSON as exc:
         raise Refused(refusal_of(as_validation_error(exc))) from None
-
-
-def events_endpoint() -> str:
-    """Return the endpoint whose Idempotency-Key namespace `message_id` shares."""
-    return reverse("api:event-publish")
 
 
 def refusal_of(exc: Exception) -> IngressRefusal:

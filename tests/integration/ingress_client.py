@@ -20,13 +20,15 @@ def parameters(amqp_url: str) -> pika.URLParameters:
 class Publisher:
     """Publish persistent messages to the ingress exchange under publisher confirms."""
 
-    def __init__(self, amqp_url: str, exchange: str):
+    def __init__(self, amqp_url: str, exchange: str, confirm: bool = True):
         self.exchange = exchange
         self.user = urllib.parse.unquote(urllib.parse.urlsplit(amqp_url).username or "guest")
         self.connection = pika.BlockingConnection(parameters(amqp_url))
         self.channel = self.connection.channel()
         self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-        self.channel.confirm_delivery()
+        self.confirming = confirm
+        if confirm:  # each publish then waits for the broker's confirm
+            self.channel.confirm_delivery()
 
     def publish(self, body, message_id: str | None, *, user_id: str | None = "", routing_key="status", **props):
         """Publish `body` (a dict is sent as JSON; bytes as they are); `user_id=""` means the connection's user."""
@@ -37,7 +39,7 @@ class Publisher:
             user_id=self.user if user_id == "" else user_id,
             **props,
         )
-        self.channel.basic_publish(self.exchange, routing_key, raw, properties, mandatory=True)
+        self.channel.basic_publish(self.exchange, routing_key, raw, properties, mandatory=self.confirming)
 
     def close(self) -> None:
         self.connection.close()
