@@ -13,6 +13,8 @@ import secrets
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.integration.harness import Deployment
 from tests.integration.ingress_client import Publisher, delete_ingress
 
@@ -61,4 +63,19 @@ async def _run(app: Deployment, exchange: str, sizes: Sizes) -> dict:
         published_secs = time.time() - started
         result = load.finish(timeout=300)
     rate = round(per_client * len(names) / max(1e-9, published_secs))
-    return summarize(name, result, started, publishes_per_sec=rate, cpu_seconds=seen.cpu)
+    consumer = consumer_status(instance.url)
+    return summarize(
+        name,
+        result,
+        started,
+        publishes_per_sec=rate,
+        batches=consumer.get("batches"),
+        store_secs=consumer.get("store_secs"),
+        cpu_seconds=seen.cpu,
+    )
+
+
+def consumer_status(base_url: str) -> dict:
+    """Return the instance's ingress consumer counters (batches, seconds storing them) from /readyz."""
+    answer = httpx.get(f"{base_url}/readyz", timeout=10, trust_env=False)
+    return (answer.json().get("checks", answer.json()).get("channel_layer") or {}).get("ingress") or {}

@@ -104,6 +104,8 @@ class IngressConsumer:
         self.connected = False
         self.last_error = ""
         self.acked = 0
+        self.batches = 0
+        self.store_secs = 0.0  # time spent storing batches: with `batches`, what a batch costs
 
     async def run_forever(self) -> None:
         delay = RECONNECT_MIN_SECS
@@ -124,7 +126,13 @@ class IngressConsumer:
 
     def status(self) -> dict:
         """Return what runtime status reports about the consumer."""
-        return {"connected": self.connected, "acked": self.acked, "error": self.last_error}
+        return {
+            "connected": self.connected,
+            "acked": self.acked,
+            "batches": self.batches,
+            "store_secs": round(self.store_secs, 3),
+            "error": self.last_error,
+        }
 
     async def _connect(self) -> None:
         self.connection = carehare.Connection(self.url, connect_timeout=5)
@@ -188,7 +196,10 @@ class IngressConsumer:
 
     async def _handle(self, batch: list) -> None:
         metrics.INGRESS_CONSUMED.inc(len(batch))
+        started = time.monotonic()
         outcomes = await database_sync_to_async(get_store())([as_message(delivery) for delivery in batch])
+        self.store_secs += time.monotonic() - started
+        self.batches += 1
         refused = [(delivery, refusal) for delivery, refusal in zip(batch, outcomes, strict=True) if refusal]
         if refused:
             await self._reject(refused)
