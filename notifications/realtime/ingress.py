@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -105,6 +106,8 @@ class IngressConsumer:
         self.last_error = ""
         self.acked = 0
         self.batches = 0
+        # Its own thread: a batch's transaction never holds up the thread the HTTP requests share.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingress")
         self.store_secs = 0.0  # time spent storing batches: with `batches`, what a batch costs
 
     async def run_forever(self) -> None:
@@ -197,7 +200,8 @@ class IngressConsumer:
     async def _handle(self, batch: list) -> None:
         metrics.INGRESS_CONSUMED.inc(len(batch))
         started = time.monotonic()
-        outcomes = await database_sync_to_async(get_store())([as_message(delivery) for delivery in batch])
+        store = database_sync_to_async(get_store(), thread_sensitive=False, executor=self.executor)
+        outcomes = await store([as_message(delivery) for delivery in batch])
         self.store_secs += time.monotonic() - started
         self.batches += 1
         refused = [(delivery, refusal) for delivery, refusal in zip(batch, outcomes, strict=True) if refusal]
