@@ -6,6 +6,7 @@
     .venv/bin/python -m bench.run --only W2 baselines      # a selection
     .venv/bin/python -m bench.run --only W1 W1-stomp W1-mqtt W2 W2-stomp W2-mqtt   # W1, W2 over JSON, STOMP, MQTT
     .venv/bin/python -m bench.run --only W4 --profile var/profiles   # py-spy profiles of the instances
+    .venv/bin/python -m bench.run --only W5                 # status events through the AMQP ingress
     .venv/bin/python -m bench.run --server uvicorn --only W1 W2 W3 W4  # the same app under uvicorn
 
 Needs RabbitMQ (127.0.0.1:5672), Redis (127.0.0.1:6379, for the channels_redis
@@ -24,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from . import report
+from .ingress import ingress_workload
 from .workloads import FULL, SHORT, Sizes, baseline_naive, baseline_redis, ours
 
 WORKLOADS = (
@@ -31,6 +33,7 @@ WORKLOADS = (
     "W2",
     "W3",
     "W4",
+    "W5",
     "baselines",
     "W1-stomp",
     "W2-stomp",
@@ -46,6 +49,8 @@ async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | N
     if server != "daphne":
         for row in rows:
             row["workload"] += f" on {server}"
+    if "W5" in only and sizes.ingress_events:
+        rows += await ingress_workload(workdir, sizes)
     if "baselines" in only:
         rows += await baseline_redis(workdir, sizes)
         rows += await baseline_naive(workdir, sizes)

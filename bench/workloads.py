@@ -38,9 +38,10 @@ class Sizes:
     idle_connections: int
     publish_events: int
     batch: int = 100
+    ingress_events: int = 0  # W5; none in the short mode (it needs a deployment of its own)
 
 
-FULL = Sizes(1000, 200, 50, 20, 10_000, 10_000, 600)
+FULL = Sizes(1000, 200, 50, 20, 10_000, 10_000, 600, ingress_events=10_000)
 SHORT = Sizes(40, 20, 20, 5, 400, 200, 60, batch=20)
 
 

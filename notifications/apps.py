@@ -8,6 +8,9 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications import checks, signals  # noqa: F401  (registers the checks, connects the receivers)
+        from notifications.api.ingress import store_messages
         from notifications.ops.accesslog import redact_daphne_access_log
+        from notifications.realtime import ingress
 
         redact_daphne_access_log()
+        ingress.set_store(store_messages)  # the runtime consumes; the API's checks and serializer decide

@@ -51,6 +51,13 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_CONNECTION_EVENTS_EXCHANGE": Setting(
         str, "notify.connections", "durable topic exchange user.connected / user.disconnected go to"
     ),
+    "NOTIFY_INGRESS_EXCHANGE": Setting(
+        str, "notify.ingress", "durable topic exchange services publish status events to; names its queue"
+    ),
+    "NOTIFY_INGRESS_CONSUMER": Setting(str, "1", "`0`: this instance runs no ingress consumer (on NOTIFY_AMQP_URL)"),
+    "NOTIFY_INGRESS_PREFETCH": Setting(int, 1000, "unacked ingress messages the broker sends this instance"),
+    "NOTIFY_INGRESS_BATCH": Setting(int, 500, "most ingress messages stored in one transaction"),
+    "NOTIFY_INGRESS_MAX_BODY_BYTES": Setting(int, 256 * 1024, "the largest ingress body accepted (larger: 400)"),
     "NOTIFY_WEBHOOK_TIMEOUT_SECS": Setting(float, 10.0, "a webhook POST without an answer this long is a failure"),
     "NOTIFY_WEBHOOK_FIRST_RETRY_SECS": Setting(float, 5.0, "delay before a failed webhook's first retry; doubling"),
     "NOTIFY_WEBHOOK_RETRY_SECS": Setting(float, 86400.0, "how long after an event its webhook deliveries are retried"),
@@ -256,3 +263,29 @@ def gateway_private_key_file() -> str:
 def gateway_timeout_secs() -> float:
     """How long an upstream call may take, connection to last byte, before it answers 504."""
     return _get("NOTIFY_GATEWAY_TIMEOUT_SECS")
+
+
+def ingress_exchange() -> str:
+    """The durable topic exchange of PROTOCOL 5.3; the queue and the rejected exchange are named after it."""
+    return _get("NOTIFY_INGRESS_EXCHANGE")
+
+
+def ingress_consumer_enabled() -> bool:
+    """Whether this instance consumes the ingress queue (when it has a broker)."""
+    return str(_get("NOTIFY_INGRESS_CONSUMER")).strip() not in ("0", "", "false", "no", "off")
+
+
+def ingress_prefetch() -> int:
+    """How many unacked ingress messages the broker may send this instance (more than a batch: the next one arrives
+    while one is stored)."""
+    return max(1, _get("NOTIFY_INGRESS_PREFETCH"))
+
+
+def ingress_batch() -> int:
+    """The most ingress messages stored in one transaction and acked with one ack."""
+    return max(1, _get("NOTIFY_INGRESS_BATCH"))
+
+
+def ingress_max_body_bytes() -> int:
+    """The largest ingress message body stored; a larger one is refused with 400."""
+    return _get("NOTIFY_INGRESS_MAX_BODY_BYTES")

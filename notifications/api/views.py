@@ -138,7 +138,7 @@ class RequestDeliveryView(VisibleRequestsView):
 PUBLISH_ERRORS = {400: BAD_BODY, 404: NOT_FOUND, 409: FORBIDDEN_MOVE, 422: KEY_REUSED}
 
 
-def _status_change(fields: dict) -> actions.StatusChange:
+def status_change_of(fields: dict) -> actions.StatusChange:
     """Return the change a validated `PublishStatusSerializer` body asks for."""
     return actions.StatusChange(
         fields["request"], fields["status"], fields.get("progress"), fields["message"], fields["data"]
@@ -161,7 +161,7 @@ class EventPublishView(ApiView):
         body = self.get_serializer(data=self.request.data)
         body.is_valid(raise_exception=True)
         [event] = actions.do_publish_statuses(
-            [_status_change(body.validated_data)], publisher=publishing_service(self.request)
+            [status_change_of(body.validated_data)], publisher=publishing_service(self.request)
         )
         return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
 
@@ -189,7 +189,7 @@ class EventBatchPublishView(ApiView):
         body.is_valid(raise_exception=True)
         try:
             events = actions.do_publish_statuses(
-                [_status_change(fields) for fields in body.validated_data["events"]],
+                [status_change_of(fields) for fields in body.validated_data["events"]],
                 publisher=publishing_service(self.request),
             )
         except ServiceError as exc:

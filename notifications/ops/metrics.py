@@ -24,6 +24,11 @@ EVENTS_RESENT = Counter("notify_events_resent", "Pending events the outbox sweep
 EVENTS_FAILED = Counter(
     "notify_events_failed", "Events the outbox gave up on: not encodable, or not sent in NOTIFY_OUTBOX_MAX_ATTEMPTS."
 )
+INGRESS_CONSUMED = Counter("notify_ingress_consumed", "Messages this process took from the AMQP ingress queue.")
+INGRESS_STORED = Counter("notify_ingress_stored", "Ingress messages acked as stored (a repeated message_id included).")
+INGRESS_REJECTED = Counter(
+    "notify_ingress_rejected", "Ingress messages refused and republished to the rejected exchange.", ["status"]
+)
 DELIVERY_LAG = Histogram(
     "notify_delivery_lag_seconds",
     "From an event's commit to its frame being written to a live socket, by protocol (replays apart).",

@@ -19,7 +19,7 @@ from django.conf import settings
 from notifications import conf, serving
 from notifications.ops import runtime_status
 from notifications.protocol import layer_messages
-from notifications.realtime import connection_events, escalation, fanout, ledger, shutdown
+from notifications.realtime import connection_events, escalation, fanout, ingress, ledger, shutdown
 from notifications.realtime.gateway import upstream
 from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
@@ -75,6 +75,7 @@ class Hub:
         self.presence = PresenceWriter(presence.instance_name(), self.local_connections)
         self.draining = False
         self.watch = SocketWatch(self)
+        self.ingress: ingress.IngressConsumer | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class Hub:
         self._tasks.append(self.tasks.spawn(escalation.Escalator().run_forever(), "unseen escalation"))
         if conf.delivery_ledger():
             self._tasks.append(self.tasks.spawn(ledger.running_recorder().run_forever(), "delivery ledger"))
+        self.ingress = ingress.start_consumer(self.tasks, self._tasks)
         self._bind_in_background(layer_messages.everyone_group())
         publishing.set_sink(self.fanout.submit_threadsafe)
         runtime_status.set_provider(self.status)
@@ -376,6 +378,7 @@ class Hub:
             "reconnects": self.link.reconnects,
             "connections": self.connection_count(),
             "connections_by_protocol": dict(Counter(c.protocol for c in self.local_connections())),
+            "ingress": None if self.ingress is None else self.ingress.status(),
         }
 
 

@@ -7,10 +7,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.request import Request
-from rest_framework.test import APIRequestFactory
 
-from notifications.api import idempotency
 from notifications.models import Event, IdempotencyRecord, TrackedRequest
 
 pytestmark = pytest.mark.django_db
@@ -87,33 +84,6 @@ def test_unusable_key_is_400_naming_the_header(publisher, alice_request, key):
     response = publish(publisher, alice_request, key)
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Idempotency-Key: ")
-
-
-def test_losing_a_concurrent_race_answers_the_winners_answer(racing_request, monkeypatch):
-    """When a concurrent call stored the key after this one looked, this one's action rolls back and it replays."""
-    winner = {"principal": idempotency.get_principal(racing_request.user), "key": "race"}
-    IdempotencyRecord.objects.create(**winner, status_code=202, body={"winner": True})
-    lookups = iter([None])  # the first look happens before the winner committed
-    real_lookup = idempotency.get_stored_answer
-    monkeypatch.setattr(idempotency, "get_stored_answer", lambda *a: next(lookups, None) or real_lookup(*a))
-
-    def perform():
-        Event.objects.create(kind="announcement", seq=999, payload={})
-        return 202, {"winner": False}
-
-    response = idempotency.respond_once(racing_request, perform)
-    assert (response.status_code, response.data) == (202, {"winner": True})
-    assert response["Idempotent-Replayed"] == "true"
-    assert not Event.objects.filter(seq=999).exists()
-
-
-@pytest.fixture
-def racing_request(make_service) -> Request:
-    """A DRF request from a publishing service, carrying Idempotency-Key `race`."""
-    service, _ = make_service("racer", publish=True)
-    request = Request(APIRequestFactory().post("/", HTTP_IDEMPOTENCY_KEY="race"))
-    request.user = service
-    return request
 
 
 @pytest.mark.django_db(transaction=True)

@@ -121,6 +121,8 @@ class Deployment:
             DATABASE_URL=self.database_url,
             NOTIFY_NAMESPACE=self.namespace,
             NOTIFY_AMQP_URL=self.amqp_url or "",
+            # Off unless a test asks for it: a consumer declares a durable queue on the shared broker.
+            NOTIFY_INGRESS_CONSUMER="0",
         )
         env.update(self.extra_env)
         for key, value in overrides.items():
