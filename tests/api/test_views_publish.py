@@ -143,13 +143,13 @@ def test_actions_publish_is_what_the_api_calls(publisher, alice_request, monkeyp
     calls = []
     real = actions.do_publish_statuses
 
-    def spy(changes):
-        calls.append(changes)
-        return real(changes)
+    def spy(changes, publisher=None):
+        calls.append((changes, publisher.name))
+        return real(changes, publisher=publisher)
 
     monkeypatch.setattr(actions, "do_publish_statuses", spy)
     publish(publisher, alice_request, progress=10)
-    assert calls == [[actions.StatusChange(alice_request.id, "processing", 10, "", {})]]
+    assert calls == [([actions.StatusChange(alice_request.id, "processing", 10, "", {})], "publisher")]
 
 
 def test_backward_move_is_409_naming_the_current_state(publisher, alice_request):
