@@ -9,9 +9,9 @@ import os
 import secrets
 import subprocess
 import sys
-import urllib.parse
 from pathlib import Path
 
+from . import templates
 from .daphne import PROJECT_DIR, DaphneInstance
 
 MANAGE_TIMEOUT_SECS = 120.0
@@ -52,7 +52,8 @@ class Deployment:
 
     `database_url` defaults to the test process's DATABASE_URL: a postgres://
     URL gets a new database `notify_it_<hex>` on that server (dropped by
-    `close()`); anything else gets an SQLite file under `workdir`.
+    `close()`); anything else gets an SQLite file under `workdir`. Either is a
+    copy of a template migrated once per test process (harness/templates.py).
     """
 
     def __init__(
@@ -72,36 +73,30 @@ class Deployment:
         self.instances: list[DaphneInstance] = []
         self._server_url = database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
         self._pg_database: str | None = None
+        self.database_url = ""
         self.database_url = self._create_database()
-        try:
-            self.migrate()
-        except BaseException:
-            self._drop_database()
-            raise
 
     # --- the database --------------------------------------------------------
 
     def _create_database(self) -> str:
-        if not self._server_url.startswith(("postgres://", "postgresql://")):
-            return f"sqlite:///{(self.workdir / 'db.sqlite3').resolve()}"
-        self._pg_database = f"notify_it_{self.namespace[2:]}"
-        self._run_admin_sql(f'CREATE DATABASE "{self._pg_database}"')
-        parts = urllib.parse.urlsplit(self._server_url)
-        return urllib.parse.urlunsplit(parts._replace(path=f"/{self._pg_database}"))
+        """Create this deployment's database as a copy of the process's migrated template and return its URL."""
+        if not templates.is_postgres(self._server_url):
+            path = (self.workdir / "db.sqlite3").resolve()
+            templates.create_sqlite_database(path, self._migrate_template)
+            return f"sqlite:///{path}"
+        name = f"notify_it_{self.namespace[2:]}"
+        templates.create_postgres_database(self._server_url, name, self._migrate_template)
+        self._pg_database = name
+        return templates.with_database(self._server_url, name)
+
+    def _migrate_template(self, database_url: str) -> None:
+        # Without this deployment's extra_env: the template serves every deployment.
+        self.manage("migrate", "--noinput", env={**self._base_env(), "DATABASE_URL": database_url})
 
     def _drop_database(self) -> None:
         if self._pg_database is not None:
-            self._run_admin_sql(f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
+            templates.run_admin_sql(self._server_url, f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
             self._pg_database = None
-
-    def _run_admin_sql(self, statement: str) -> None:
-        import psycopg
-
-        # The server's maintenance database: the one DATABASE_URL names may not exist yet.
-        parts = urllib.parse.urlsplit(self._server_url)
-        admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(statement)
 
     def migrate(self) -> None:
         """Bring the deployment's database to the current migrations."""
@@ -111,6 +106,16 @@ class Deployment:
 
     def env(self, **overrides: str | None) -> dict[str, str]:
         """Return the environment of a process of this deployment; a None override removes the variable."""
+        env = self._base_env()
+        env.update(self.extra_env)
+        for key, value in overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def _base_env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "NOTIFY_"))}
         env.update(
             PYTHONUNBUFFERED="1",
@@ -122,12 +127,6 @@ class Deployment:
             NOTIFY_NAMESPACE=self.namespace,
             NOTIFY_AMQP_URL=self.amqp_url or "",
         )
-        env.update(self.extra_env)
-        for key, value in overrides.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
         return env
 
     def manage(self, *args: str, env: dict[str, str] | None = None, timeout: float = MANAGE_TIMEOUT_SECS) -> str:
