@@ -116,11 +116,16 @@ class Service:
 
     def __init__(self, deployment: Deployment, **instance_kwargs):
         self.deployment = deployment
-        self.a = deployment.instance("A", **instance_kwargs.get("a", {}))
-        self.b = deployment.instance("B", **instance_kwargs.get("b", {}))
-        self.ada_id = deployment.create_user("ada", self.PASSWORD)
-        self.bob_id = deployment.create_user("bob", self.PASSWORD)
-        self.token = deployment.create_service_token("worker", "publish", "broadcast")
+        self.a = deployment.instance("A", start=False, **instance_kwargs.get("a", {}))
+        self.b = deployment.instance("B", start=False, **instance_kwargs.get("b", {}))
+        # Both instances boot while the users and the token are written.
+        for instance in (self.a, self.b):
+            instance.start()
+        users = {"ada": self.PASSWORD, "bob": self.PASSWORD}
+        ids, self.token = deployment.provision(users, "worker", "publish", "broadcast")
+        self.ada_id, self.bob_id = ids["ada"], ids["bob"]
+        for instance in (self.a, self.b):
+            instance.wait_ready()
 
     def session(self, username: str, instance=None):
         from .harness import UserSession

@@ -5,6 +5,7 @@ NOTIFY_NAMESPACE, so they form one service; two deployments (or two test runs
 on the shared broker) never hear each other.
 """
 
+import json
 import os
 import secrets
 import subprocess
@@ -25,6 +26,25 @@ user.is_staff = user.is_superuser = os.environ["IT_HARNESS_STAFF"] == "1"
 user.set_password(os.environ["{PASSWORD_ENV}"])
 user.save()
 print(user.pk)
+"""
+
+# One process for a test's whole cast: users (name -> password, from JSON in the environment) and a token.
+PROVISION_ENV = "IT_HARNESS_PROVISION"
+PROVISION_SCRIPT = f"""
+import io, json, os
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+cast = json.loads(os.environ["{PROVISION_ENV}"])
+ids = {{}}
+for name, password in cast["users"].items():
+    user, _ = get_user_model().objects.get_or_create(username=name)
+    user.is_staff = user.is_superuser = False
+    user.set_password(password)
+    user.save()
+    ids[name] = user.pk
+out = io.StringIO()
+call_command("create_service_token", cast["token"], permission=cast["permissions"], stdout=out, stderr=io.StringIO())
+print(json.dumps({{"ids": ids, "token": out.getvalue().strip()}}))
 """
 
 
@@ -152,6 +172,21 @@ class Deployment:
         stdout = self.manage("shell", "--no-imports", "-c", CREATE_USER_SCRIPT, env=env)
         return int(stdout.strip().splitlines()[-1])
 
+    def provision(self, users: dict[str, str], token_name: str, *permissions: str) -> tuple[dict[str, int], str]:
+        """Create (or reset) these users (name -> password, not staff) and a service token in one process.
+
+        Return the users' ids by name and the raw token: what `create_user` and
+        `create_service_token` do, one Django start instead of one each.
+        """
+        cast = {"users": users, "token": token_name, "permissions": list(permissions)}
+        env = self.env()
+        env[PROVISION_ENV] = json.dumps(cast)
+        stdout = self.manage("shell", "--no-imports", "-c", PROVISION_SCRIPT, env=env)
+        done = json.loads(stdout.strip().splitlines()[-1])
+        if not done["token"]:
+            raise ManageCommandError(f"create_service_token {token_name} printed no token")
+        return done["ids"], done["token"]
+
     def create_service_token(self, name: str, *permissions: str) -> str:
         """Create (or rotate) a service client with these permissions and return its raw token."""
         args = ["create_service_token", name]
@@ -192,6 +227,8 @@ class Deployment:
 
     def close(self) -> None:
         """Stop every instance, then drop the database (PostgreSQL)."""
+        for instance in self.instances:
+            instance.begin_terminate()
         for instance in self.instances:
             instance.terminate()
         self._drop_database()
