@@ -42,7 +42,7 @@ class Sizes:
 
 
 FULL = Sizes(1000, 200, 50, 20, 10_000, 10_000, 600, ingress_events=10_000)
-SHORT = Sizes(40, 20, 20, 5, 400, 200, 60, batch=20)
+SHORT = Sizes(40, 20, 20, 3, 240, 200, 60, batch=20)
 
 
 def observing(instances, profile_dir: Path | None = None):

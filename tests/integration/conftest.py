@@ -4,6 +4,7 @@ Everything in this folder is marked `integration`. On a failed test the log
 path and last lines of every daphne instance are printed in its teardown.
 """
 
+import fcntl
 import os
 import socket
 import urllib.parse
@@ -37,9 +38,22 @@ def amqp_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def static_files() -> None:
-    """Collect the static files once per run: with DEBUG off, pages need the manifest."""
-    collect_static()
+def static_files(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Collect the static files once per run: with DEBUG off, pages need the manifest.
+
+    Parallel workers (pytest-xdist) share one run folder: the first collects, under a lock, and the
+    others reuse its result rather than rewrite the manifest while the first one's instances read it.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        collect_static()
+        return
+    run_dir = tmp_path_factory.getbasetemp().parent
+    with (run_dir / "collectstatic.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = run_dir / "collectstatic.done"
+        if not stamp.exists():
+            collect_static()
+            stamp.touch()
 
 
 @pytest.fixture
@@ -102,11 +116,16 @@ class Service:
 
     def __init__(self, deployment: Deployment, **instance_kwargs):
         self.deployment = deployment
-        self.a = deployment.instance("A", **instance_kwargs.get("a", {}))
-        self.b = deployment.instance("B", **instance_kwargs.get("b", {}))
-        self.ada_id = deployment.create_user("ada", self.PASSWORD)
-        self.bob_id = deployment.create_user("bob", self.PASSWORD)
-        self.token = deployment.create_service_token("worker", "publish", "broadcast")
+        self.a = deployment.instance("A", start=False, **instance_kwargs.get("a", {}))
+        self.b = deployment.instance("B", start=False, **instance_kwargs.get("b", {}))
+        # Both instances boot while the users and the token are written.
+        for instance in (self.a, self.b):
+            instance.start()
+        users = {"ada": self.PASSWORD, "bob": self.PASSWORD}
+        ids, self.token = deployment.provision(users, "worker", "publish", "broadcast")
+        self.ada_id, self.bob_id = ids["ada"], ids["bob"]
+        for instance in (self.a, self.b):
+            instance.wait_ready()
 
     def session(self, username: str, instance=None):
         from .harness import UserSession

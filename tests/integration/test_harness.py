@@ -247,3 +247,21 @@ async def test_an_instance_reaches_the_broker_through_a_proxy(deployment, broker
         async with session.websocket() as ws:
             await recv_until(ws, of_type("welcome"), timeout=IO_TIMEOUT_SECS)
             assert broker_proxy.live_connections >= 1
+
+
+USER_NAMES_SCRIPT = """
+from django.contrib.auth import get_user_model
+print(sorted(get_user_model().objects.values_list("username", flat=True)))
+"""
+
+
+def test_each_deployment_gets_a_fully_migrated_database_of_its_own(make_deployment) -> None:
+    """Copies of the migrated template have no migration left to apply, and one's rows never show in another."""
+    first, second = make_deployment(amqp_url=""), make_deployment(amqp_url="")
+    assert first.database_url != second.database_url
+    for deployment in (first, second):
+        deployment.manage("migrate", "--check")  # exits non-zero when a migration is unapplied
+    ids, token = first.provision({"ada": "pw-ada", "bob": "pw-bob"}, "worker", "publish")
+    assert sorted(ids) == ["ada", "bob"] and ids["ada"] != ids["bob"] and token
+    assert first.manage("shell", "--no-imports", "-c", USER_NAMES_SCRIPT).strip() == "['ada', 'bob']"
+    assert second.manage("shell", "--no-imports", "-c", USER_NAMES_SCRIPT).strip() == "[]"

@@ -55,6 +55,7 @@ class DaphneInstance:
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
         self.starts = 0
+        self._terminating = False
 
     @property
     def origin(self) -> str:
@@ -81,6 +82,7 @@ class DaphneInstance:
         if self.is_running:
             raise InstanceError(f"{self!r} is already running; call restart() to start it again")
         self.starts += 1
+        self._terminating = False
         command = [sys.executable, *SERVER_COMMANDS[self.server](self.port), self.application]
         with self.log_path.open("ab") as log:
             log.write(f"\n===== start #{self.starts} of {self.name} on port {self.port} =====\n".encode())
@@ -119,6 +121,12 @@ class DaphneInstance:
         """Stop the process gracefully (SIGTERM), killing it if it outlives `timeout`."""
         self._stop(signal.SIGTERM, timeout)
 
+    def begin_terminate(self) -> None:
+        """Send SIGTERM without waiting, so several instances shut down at once; `terminate()` then reaps."""
+        if self.is_running:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminating = True
+
     def restart(self, *, kill: bool = False, timeout: float = READY_TIMEOUT_SECS) -> "DaphneInstance":
         """Stop (SIGKILL if `kill`, else SIGTERM), start again on the same port, wait until ready."""
         if kill:
@@ -130,7 +138,9 @@ class DaphneInstance:
     def _stop(self, sig: signal.Signals, timeout: float = STOP_TIMEOUT_SECS) -> None:
         if not self.is_running:
             return
-        self.process.send_signal(sig)
+        if not (sig == signal.SIGTERM and self._terminating):
+            self.process.send_signal(sig)
+        self._terminating = False
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:

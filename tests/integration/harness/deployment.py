@@ -5,13 +5,14 @@ NOTIFY_NAMESPACE, so they form one service; two deployments (or two test runs
 on the shared broker) never hear each other.
 """
 
+import json
 import os
 import secrets
 import subprocess
 import sys
-import urllib.parse
 from pathlib import Path
 
+from . import templates
 from .daphne import PROJECT_DIR, DaphneInstance
 
 MANAGE_TIMEOUT_SECS = 120.0
@@ -25,6 +26,25 @@ user.is_staff = user.is_superuser = os.environ["IT_HARNESS_STAFF"] == "1"
 user.set_password(os.environ["{PASSWORD_ENV}"])
 user.save()
 print(user.pk)
+"""
+
+# One process for a test's whole cast: users (name -> password, from JSON in the environment) and a token.
+PROVISION_ENV = "IT_HARNESS_PROVISION"
+PROVISION_SCRIPT = f"""
+import io, json, os
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+cast = json.loads(os.environ["{PROVISION_ENV}"])
+ids = {{}}
+for name, password in cast["users"].items():
+    user, _ = get_user_model().objects.get_or_create(username=name)
+    user.is_staff = user.is_superuser = False
+    user.set_password(password)
+    user.save()
+    ids[name] = user.pk
+out = io.StringIO()
+call_command("create_service_token", cast["token"], permission=cast["permissions"], stdout=out, stderr=io.StringIO())
+print(json.dumps({{"ids": ids, "token": out.getvalue().strip()}}))
 """
 
 
@@ -52,7 +72,8 @@ class Deployment:
 
     `database_url` defaults to the test process's DATABASE_URL: a postgres://
     URL gets a new database `notify_it_<hex>` on that server (dropped by
-    `close()`); anything else gets an SQLite file under `workdir`.
+    `close()`); anything else gets an SQLite file under `workdir`. Either is a
+    copy of a template migrated once per test process (harness/templates.py).
     """
 
     def __init__(
@@ -72,36 +93,30 @@ class Deployment:
         self.instances: list[DaphneInstance] = []
         self._server_url = database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
         self._pg_database: str | None = None
+        self.database_url = ""
         self.database_url = self._create_database()
-        try:
-            self.migrate()
-        except BaseException:
-            self._drop_database()
-            raise
 
     # --- the database --------------------------------------------------------
 
     def _create_database(self) -> str:
-        if not self._server_url.startswith(("postgres://", "postgresql://")):
-            return f"sqlite:///{(self.workdir / 'db.sqlite3').resolve()}"
-        self._pg_database = f"notify_it_{self.namespace[2:]}"
-        self._run_admin_sql(f'CREATE DATABASE "{self._pg_database}"')
-        parts = urllib.parse.urlsplit(self._server_url)
-        return urllib.parse.urlunsplit(parts._replace(path=f"/{self._pg_database}"))
+        """Create this deployment's database as a copy of the process's migrated template and return its URL."""
+        if not templates.is_postgres(self._server_url):
+            path = (self.workdir / "db.sqlite3").resolve()
+            templates.create_sqlite_database(path, self._migrate_template)
+            return f"sqlite:///{path}"
+        name = f"notify_it_{self.namespace[2:]}"
+        templates.create_postgres_database(self._server_url, name, self._migrate_template)
+        self._pg_database = name
+        return templates.with_database(self._server_url, name)
+
+    def _migrate_template(self, database_url: str) -> None:
+        # Without this deployment's extra_env: the template serves every deployment.
+        self.manage("migrate", "--noinput", env={**self._base_env(), "DATABASE_URL": database_url})
 
     def _drop_database(self) -> None:
         if self._pg_database is not None:
-            self._run_admin_sql(f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
+            templates.run_admin_sql(self._server_url, f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
             self._pg_database = None
-
-    def _run_admin_sql(self, statement: str) -> None:
-        import psycopg
-
-        # The server's maintenance database: the one DATABASE_URL names may not exist yet.
-        parts = urllib.parse.urlsplit(self._server_url)
-        admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(statement)
 
     def migrate(self) -> None:
         """Bring the deployment's database to the current migrations."""
@@ -111,6 +126,16 @@ class Deployment:
 
     def env(self, **overrides: str | None) -> dict[str, str]:
         """Return the environment of a process of this deployment; a None override removes the variable."""
+        env = self._base_env()
+        env.update(self.extra_env)
+        for key, value in overrides.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def _base_env(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "NOTIFY_"))}
         env.update(
             PYTHONUNBUFFERED="1",
@@ -124,12 +149,6 @@ class Deployment:
             # Off unless a test asks for it: a consumer declares a durable queue on the shared broker.
             NOTIFY_INGRESS_CONSUMER="0",
         )
-        env.update(self.extra_env)
-        for key, value in overrides.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
         return env
 
     def manage(self, *args: str, env: dict[str, str] | None = None, timeout: float = MANAGE_TIMEOUT_SECS) -> str:
@@ -154,6 +173,21 @@ class Deployment:
         env[PASSWORD_ENV] = password
         stdout = self.manage("shell", "--no-imports", "-c", CREATE_USER_SCRIPT, env=env)
         return int(stdout.strip().splitlines()[-1])
+
+    def provision(self, users: dict[str, str], token_name: str, *permissions: str) -> tuple[dict[str, int], str]:
+        """Create (or reset) these users (name -> password, not staff) and a service token in one process.
+
+        Return the users' ids by name and the raw token: what `create_user` and
+        `create_service_token` do, one Django start instead of one each.
+        """
+        cast = {"users": users, "token": token_name, "permissions": list(permissions)}
+        env = self.env()
+        env[PROVISION_ENV] = json.dumps(cast)
+        stdout = self.manage("shell", "--no-imports", "-c", PROVISION_SCRIPT, env=env)
+        done = json.loads(stdout.strip().splitlines()[-1])
+        if not done["token"]:
+            raise ManageCommandError(f"create_service_token {token_name} printed no token")
+        return done["ids"], done["token"]
 
     def create_service_token(self, name: str, *permissions: str) -> str:
         """Create (or rotate) a service client with these permissions and return its raw token."""
@@ -195,6 +229,8 @@ class Deployment:
 
     def close(self) -> None:
         """Stop every instance, then drop the database (PostgreSQL)."""
+        for instance in self.instances:
+            instance.begin_terminate()
         for instance in self.instances:
             instance.terminate()
         self._drop_database()
