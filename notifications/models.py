@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from notifications.protocol import frames
+from notifications.protocol.event_facts import EventFacts
 
 
 class UnreadablePayload(dict):
@@ -150,6 +151,12 @@ class Event(models.Model):
         if isinstance(self.payload, UnreadablePayload):
             raise ValueError(f"the stored payload cannot be loaded ({self.payload.reason})")
         return frames.encode_payload(self.payload)
+
+    @cached_property
+    def facts(self) -> EventFacts:
+        """The id, kind and request adapters route by, from the row's columns (no payload decoding)."""
+        request_id = None if self.request_id is None else str(self.request_id)
+        return EventFacts(str(self.id), str(self.kind), request_id if self.kind == EventKind.REQUEST_STATUS else None)
 
     @property
     def delivery_state(self) -> str:
@@ -345,9 +352,7 @@ class ConnectionEvent(models.Model):
 
     class Meta:
         ordering = ["-position"]
-        constraints = [
-            models.UniqueConstraint(fields=["connection_id", "type"], name="connection_event_once_per_type")
-        ]
+        constraints = [models.UniqueConstraint(fields=["connection_id", "type"], name="connection_event_once_per_type")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.connection_id}"
@@ -357,7 +362,7 @@ class WebhookEndpoint(models.Model):
     """A receiver of connection events: POSTed, signed with its secret (PROTOCOL 5.2)."""
 
     url = models.URLField(max_length=500, unique=True)
-    secret = models.CharField(max_length=200, help_text="Signs each POST: HMAC-SHA256 of \"t.body\".")
+    secret = models.CharField(max_length=200, help_text='Signs each POST: HMAC-SHA256 of "t.body".')
     events = models.JSONField(default=list, help_text="Event types sent; empty: every type.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from notifications.ops import metrics
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.event_facts import EventFacts, facts_of
 from notifications.realtime.supervision import TaskSet
 from notifications.store import streams
 
@@ -45,6 +46,8 @@ class OrderedDelivery:
         # Everything in (sent_since, position] was sent on this connection.
         self.sent_since = position
         self._transport = transport  # a session's Transport: send_event, send_replayed, send_reset
+        # A transport that routes by kind or id takes the event's facts, read once per event for every socket.
+        self._send_routed = getattr(transport, "send_routed_event", None)
         self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
         self._queue: deque[dict] = deque()
         self._catch_up_wanted = False
@@ -52,8 +55,8 @@ class OrderedDelivery:
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        # frame, its cursor, created_at (Unix time), whether a resume replays it
-        self._pending_frames: list[tuple[str, Cursor, float, bool]] = []
+        # frame, its cursor, created_at (Unix time), whether a resume replays it, the event's facts
+        self._pending_frames: list[tuple[str, Cursor, float, bool, EventFacts | None]] = []
         # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
         self._held: dict[tuple[bool, int], dict] = {}
         self._reorder_timer: asyncio.TimerHandle | None = None
@@ -130,7 +133,20 @@ class OrderedDelivery:
 
     def _send_live(self, is_announcement: bool, message: dict) -> None:
         frame = self._advance(is_announcement, message["seq"], message["encoded"])
-        self._pending_frames.append((frame, self.position, message["created_at"], False))
+        if frame is not None:
+            facts = self._live_facts(message) if self._send_routed is not None else None
+            self._pending_frames.append((frame, self.position, message["created_at"], False, facts))
+
+    @staticmethod
+    def _live_facts(message: dict) -> EventFacts | None:
+        """Return a live event's facts (None if unreadable), decoded once and kept in the hub's shared message."""
+        facts = message.get("facts")
+        if facts is None:
+            try:
+                facts = message["facts"] = facts_of(message["encoded"])
+            except (ValueError, TypeError, KeyError):
+                return None  # sending it fails, and the delivery skips it as poison
+        return facts
 
     def _hold(self, is_announcement: bool, seq: int, message: dict) -> None:
         if len(self._held) >= MAX_QUEUED_MESSAGES:
@@ -163,9 +179,9 @@ class OrderedDelivery:
         """Send the pending frames; return how many went (a poison one is skipped)."""
         pending, self._pending_frames = self._pending_frames, []
         skipped = 0
-        for text, cursor, created_at, replayed in pending:
+        for text, cursor, created_at, replayed, facts in pending:
             try:
-                await self._transport.send_event(text, cursor)
+                await self._send(text, cursor, facts)
             except (ValueError, TypeError) as exc:  # UnicodeEncodeError: a lone surrogate stored before checks
                 self._skip_poison(cursor, exc)
                 skipped += 1
@@ -175,6 +191,14 @@ class OrderedDelivery:
             else:
                 metrics.observe_delivery_lag(created_at)
         return len(pending) - skipped
+
+    async def _send(self, text: str, cursor: Cursor, facts: EventFacts | None) -> None:
+        if self._send_routed is None:
+            await self._transport.send_event(text, cursor)
+        elif facts is None:
+            raise ValueError("the event's id and kind could not be read")
+        else:
+            await self._send_routed(text, cursor, facts)
 
     def _skip_poison(self, cursor: Cursor, error: Exception) -> None:
         metrics.EVENTS_SKIPPED.inc()
@@ -222,7 +246,10 @@ class OrderedDelivery:
                 if not self._already_sent(stored.user_id is None, stored.seq):
                     frame = self._advance(stored.user_id is None, stored.seq, self._encoded(stored))
                     if frame is not None:
-                        self._pending_frames.append((frame, self.position, stored.created_at.timestamp(), replaying))
+                        facts = stored.facts if self._send_routed is not None else None
+                        self._pending_frames.append(
+                            (frame, self.position, stored.created_at.timestamp(), replaying, facts)
+                        )
                 after = after.after_announcement(stored.seq) if stored.user_id is None else after.after_own(stored.seq)
             count += await self._flush()
             if not replay.truncated:

@@ -11,7 +11,6 @@ a packet at the wrong time, closes the connection here, only.
 """
 
 import asyncio
-import json
 import logging
 import uuid
 from urllib.parse import urlencode
@@ -21,6 +20,7 @@ from channels.db import database_sync_to_async
 from notifications import conf
 from notifications.errors import RateLimited
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.event_facts import EventFacts
 from notifications.protocol.mqtt import encoder, packets, topics
 from notifications.protocol.mqtt.decoder import Decoder
 from notifications.protocol.mqtt.errors import ConnectRefused, MqttError, PacketTooBig, UnexpectedPacket
@@ -245,16 +245,15 @@ class MqttSocketConsumer(GuardedSocketConsumer):
         self._connack_sent = True
         await self.send(bytes_data=encoder.connack(bool(stored and stored.present), packets.ACCEPTED))
 
-    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+    async def send_routed_event(self, frame_text: str, cursor: Cursor, facts: EventFacts) -> None:
+        if self._closed:
+            return  # not passed: a persistent session's next connection sends it
         payload = frame_text.encode("utf-8")  # a lone surrogate raises here: the delivery skips the event
-        event = json.loads(frame_text)
-        kind = event["kind"]
-        request_id = event["request"]["id"] if kind == "request.status" else None
-        qos = self.subscriptions.qos_for(kind, request_id)
+        qos = self.subscriptions.qos_for(facts.kind, facts.request_id)
         if qos is None:
             self.acks.passed(cursor)
             return
-        topic = topics.topic_of(kind, request_id)
+        topic = topics.topic_of(facts.kind, facts.request_id)
         if qos == 0:
             await self.send(bytes_data=encoder.publish(topic, payload, 0))
             self.acks.passed(cursor)

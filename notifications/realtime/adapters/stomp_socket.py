@@ -20,6 +20,7 @@ from notifications.errors import FrameError, RateLimited
 from notifications.models import TrackedRequest
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.event_facts import EventFacts
 from notifications.protocol.stomp import server_frames
 from notifications.protocol.stomp.decoder import StompDecoder
 from notifications.protocol.stomp.errors import BadHeader, MalformedFrame, StompError
@@ -201,7 +202,8 @@ class StompSocketConsumer(GuardedSocketConsumer):
         selection = selection_for(destination)
         if selection.request_id is not None and not await self._owns_request(selection.request_id):
             raise Refused(f"no such destination: {destination[:80]!r}")
-        return Subscription(sub_id, destination, selection, ack, self.session.delivery.position)
+        prefix = server_frames.message_prefix(destination, sub_id, self.version)
+        return Subscription(sub_id, destination, selection, ack, prefix, self.session.delivery.position)
 
     @database_sync_to_async
     def _owns_request(self, request_id: str) -> bool:
@@ -236,7 +238,7 @@ class StompSocketConsumer(GuardedSocketConsumer):
 
     async def _offer_stored(self, subscription: Subscription, stored, after: Cursor) -> None:
         try:
-            delivered = Delivered.of(frames.event(stored.encoded_payload, after), after)
+            delivered = Delivered(stored.facts, frames.event(stored.encoded_payload, after), after)
         except (ValueError, TypeError):  # a poison payload stored before checks: skipped, as on the JSON socket
             subscription.position = after
             return
@@ -304,10 +306,10 @@ class StompSocketConsumer(GuardedSocketConsumer):
         )
         await self._send_frame(connected)
 
-    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+    async def send_routed_event(self, frame_text: str, cursor: Cursor, facts: EventFacts) -> None:
         if not self.subscriptions or self._closed:
             return
-        delivered = Delivered.of(frame_text, cursor)
+        delivered = Delivered(facts, frame_text, cursor)
         for subscription in list(self.subscriptions.values()):
             if subscription.replaying:
                 subscription.hold(delivered)
@@ -317,16 +319,11 @@ class StompSocketConsumer(GuardedSocketConsumer):
     async def _offer(self, subscription: Subscription, delivered: Delivered) -> None:
         if not subscription.take(delivered) or self.subscriptions.get(subscription.id) is not subscription:
             return
-        event_id = delivered.event["id"]
-        message = server_frames.message(
-            subscription.destination,
-            subscription.id,
-            event_id,
-            delivered.cursor.encode(),
-            delivered.body,
-            ack=event_id if subscription.asks_for_acks else None,
+        event_id = delivered.facts.id
+        ack = event_id if subscription.asks_for_acks else None
+        await self._send_text(
+            server_frames.event_message(subscription.prefix, event_id, delivered.cursor.encode(), delivered.text, ack)
         )
-        await self._send_frame(message)
 
     async def _send_reset(self, subscription: Subscription, reason: str) -> None:
         reset_id = f"reset-{uuid.uuid4().hex}"
@@ -351,10 +348,13 @@ class StompSocketConsumer(GuardedSocketConsumer):
         """STOMP has no frame for it: read marks are seen over REST."""
 
     async def _send_frame(self, frame: StompFrame) -> None:
+        await self._send_text(encode(frame, self.version).decode("utf-8"))
+
+    async def _send_text(self, text: str) -> None:
         if self._closed:
             return
         self.heart_beats.sent()
-        await self.send(text_data=encode(frame, self.version).decode("utf-8"))
+        await self.send(text_data=text)
 
     async def close(self, code=None, reason=None, *, announced: bool = False) -> None:
         """Close with `code`, first sending the ERROR that code stands for (once; none before accept)."""
