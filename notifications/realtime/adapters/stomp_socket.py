@@ -158,7 +158,7 @@ class StompSocketConsumer(GuardedSocketConsumer):
         if self._connected:
             raise MalformedFrame("CONNECT again on a connected socket")
         self.version = negotiate_version(frame.get("accept-version"), self.subprotocol)
-        self.sends_ms, self.expects_ms = negotiate_heart_beat(frame.get("heart-beat"), SERVER_HEART_BEAT_MS)
+        self.sends_ms, self.expects_ms = negotiate_heart_beat(frame.get("heart-beat"), server_heart_beat())
         self.decoder.version = self.version
         self._connected = True
         await self._authenticate_with_passcode(frame.get("passcode"))
@@ -299,7 +299,7 @@ class StompSocketConsumer(GuardedSocketConsumer):
     async def send_welcome(self, session: Session) -> None:
         connected = server_frames.connected(
             self.version,
-            SERVER_HEART_BEAT_MS,
+            server_heart_beat(),
             session=session.connection_id,
             user_name=session.user.get_username(),
             cursor=session.delivery.position.encode(),
@@ -364,6 +364,12 @@ class StompSocketConsumer(GuardedSocketConsumer):
             await self._send_frame(server_frames.error(ERROR_MESSAGES[code]))
         self._closed = True
         await super().close(code=code, reason=reason)
+
+
+def server_heart_beat() -> tuple[int, int]:
+    """Return the server's heart-beat wish (sends, wants) in ms: NOTIFY_STOMP_HEART_BEAT_MS both ways, when set."""
+    period = conf.stomp_heart_beat_ms()
+    return SERVER_HEART_BEAT_MS if period is None else (period, period)
 
 
 def offers_stomp(scope: dict) -> bool:
