@@ -24,6 +24,7 @@ from notifications.protocol.event_facts import EventFacts
 from notifications.protocol.mqtt import encoder, packets, topics
 from notifications.protocol.mqtt.decoder import Decoder
 from notifications.protocol.mqtt.errors import ConnectRefused, MqttError, PacketTooBig, UnexpectedPacket
+from notifications.realtime.adapters import mqtt_takeover
 from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.adapters.mqtt_acks import AckTracker, InFlightFull
 from notifications.realtime.authentication import Identity, authenticate
@@ -142,6 +143,7 @@ class MqttSocketConsumer(GuardedSocketConsumer):
             raise ConnectRefused(packets.IDENTIFIER_REJECTED, "empty client id with clean session 0")
         self._connect = packet
         self.client_id = packet.client_id or "auto-" + uuid.uuid4().hex
+        self._takes_over = bool(packet.client_id)
         if not isinstance(self.session.identity, Identity) and packet.password is not None:
             self.session.identity = await authenticate(self._scope_with_ticket(packet.password))
         await self.session.start()
@@ -231,6 +233,9 @@ class MqttSocketConsumer(GuardedSocketConsumer):
     async def send_welcome(self, session: Session) -> None:
         """Open (or discard) the stored session and send CONNACK; the replay starts from `_resume_from`."""
         head = session.delivery.position
+        if self._takes_over:
+            persistent = not self._connect.clean_session
+            await mqtt_takeover.take_over(session, self.client_id, persistent)
         stored = await database_sync_to_async(mqtt_sessions.open_session)(
             session.user_id, self.client_id, self._connect.clean_session, head
         )
