@@ -87,6 +87,11 @@ class OrderedDelivery:
         self._catch_up_wanted = True
         self._wake.set()
 
+    @property
+    def is_busy(self) -> bool:
+        """Whether live events wait in this socket's queue: it is behind because it is sending, not stalled."""
+        return bool(self._queue)
+
     def resume(self, cursor: Cursor, ref: str | None) -> None:
         self._resumes.append((cursor, ref))
         self._wake.set()
@@ -158,7 +163,10 @@ class OrderedDelivery:
 
     def _gap_stayed_open(self) -> None:
         self._reorder_timer = None
-        if self._held:
+        if self._held and self._queue:
+            # The pump has not read what arrived meanwhile, which may fill the gap: wait again, not the database.
+            self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open)
+        elif self._held:
             self.catch_up()
 
     def _forget_held(self) -> None:
