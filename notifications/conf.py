@@ -35,6 +35,9 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_IDEMPOTENCY_DAYS": Setting(int, 2, "how long Idempotency-Key answers are kept"),
     "NOTIFY_TICKET_TTL_SECS": Setting(int, 60, "how long a WebSocket ticket stays valid"),
     "NOTIFY_HEARTBEAT_SECS": Setting(int, 25, "the ping interval `welcome` asks clients for"),
+    "NOTIFY_STOMP_HEART_BEAT_MS": Setting(
+        int, None, "the STOMP heart-beat period the server offers and asks for, in ms; unset: 25000 (PROTOCOL 4.1)"
+    ),
     "NOTIFY_RESUME_GRACE_SECS": Setting(float, 1.0, "how long live events wait after `welcome` for a first `resume`"),
     "NOTIFY_MAX_FRAME_BYTES": Setting(int, 64 * 1024, "the largest client frame accepted (larger closes with 1009)"),
     "NOTIFY_FRAMES_PER_SECOND": Setting(float, 20.0, "client frames per second a socket may send, sustained"),
@@ -121,6 +124,11 @@ def frame_burst() -> int:
 
 def refusals_before_close() -> int:
     return _get("NOTIFY_REFUSALS_BEFORE_CLOSE")
+
+
+def stomp_heart_beat_ms() -> int | None:
+    """The period of the STOMP server's heart-beat wish (both ways), when set; else the protocol's default."""
+    return _get("NOTIFY_STOMP_HEART_BEAT_MS")
 
 
 def resume_grace_secs() -> float:

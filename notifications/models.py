@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from notifications.protocol import frames
+from notifications.protocol.event_facts import EventFacts
 
 
 class UnreadablePayload(dict):
@@ -150,6 +151,12 @@ class Event(models.Model):
         if isinstance(self.payload, UnreadablePayload):
             raise ValueError(f"the stored payload cannot be loaded ({self.payload.reason})")
         return frames.encode_payload(self.payload)
+
+    @cached_property
+    def facts(self) -> EventFacts:
+        """The id, kind and request adapters route by, from the row's columns (no payload decoding)."""
+        request_id = None if self.request_id is None else str(self.request_id)
+        return EventFacts(str(self.id), str(self.kind), request_id if self.kind == EventKind.REQUEST_STATUS else None)
 
     @property
     def delivery_state(self) -> str:

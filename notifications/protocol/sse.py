@@ -16,7 +16,6 @@ RESPONSE_HEADERS = (
 EVENT_KINDS = ("request.status", "announcement")
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_KIND_KEY = '"kind":"'
 
 
 class InvalidField(ValueError):
@@ -46,17 +45,3 @@ def comment(text: str = "") -> str:
 def retry(milliseconds: int) -> str:
     """Return the field that sets how long EventSource waits before it reconnects."""
     return f"retry: {int(milliseconds)}\n\n"
-
-
-def kind_of(event_frame: str) -> str:
-    """Return the `kind` of a section-1 event frame as `frames.event` builds it, without decoding it.
-
-    The stored payload starts with `id` then `kind` (streams.append_events),
-    so the first `"kind":"` is the top-level one: a string value cannot hold
-    an unescaped quote.
-    """
-    start = event_frame.find(_KIND_KEY)
-    if start < 0:
-        raise ValueError("an event frame without a kind")
-    start += len(_KIND_KEY)
-    return event_frame[start : event_frame.index('"', start)]

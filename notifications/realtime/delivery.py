@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from notifications.ops import metrics
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.event_facts import EventFacts, facts_of
 from notifications.realtime import ledger as delivery_ledger
 from notifications.realtime.supervision import TaskSet
 from notifications.store import coalescing, ledger, streams
@@ -54,6 +55,8 @@ class OrderedDelivery:
         # Everything in (sent_since, position] was sent on this connection.
         self.sent_since = position
         self._transport = transport  # a session's Transport: send_event, send_replayed, send_reset
+        # A transport that routes by kind or id takes the event's facts, read once per event for every socket.
+        self._send_routed = getattr(transport, "send_routed_event", None)
         self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
         self._queue: deque[dict] = deque()
         self._catch_up_wanted = False
@@ -61,8 +64,9 @@ class OrderedDelivery:
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        # frame, its cursor, created_at (Unix time), whether a resume replays it, its stream (0: announcements), seq
-        self._pending_frames: list[tuple[str, Cursor, float, bool, int, int]] = []
+        # frame, its cursor, created_at (Unix time), whether a resume replays it, the event's facts,
+        # its stream (0: announcements) and seq
+        self._pending_frames: list[tuple[str, Cursor, float, bool, EventFacts | None, int, int]] = []
         # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
         self._held: dict[tuple[bool, int], dict] = {}
         self._reorder_timer: asyncio.TimerHandle | None = None
@@ -92,6 +96,11 @@ class OrderedDelivery:
         """Ask the pump to send whatever the database has past this connection's position."""
         self._catch_up_wanted = True
         self._wake.set()
+
+    @property
+    def is_busy(self) -> bool:
+        """Whether live events wait in this socket's queue: it is behind because it is sending, not stalled."""
+        return bool(self._queue)
 
     def resume(self, cursor: Cursor, ref: str | None, coalesce: bool = False) -> None:
         """Queue a resume; `coalesce` sends each request's latest event only (`store/coalescing.py`)."""
@@ -140,9 +149,22 @@ class OrderedDelivery:
 
     def _send_live(self, is_announcement: bool, message: dict) -> None:
         frame = self._advance(is_announcement, message["seq"], message["encoded"])
-        self._pending_frames.append(
-            (frame, self.position, message["created_at"], False, message["user_id"] or 0, message["seq"])
-        )
+        if frame is not None:
+            facts = self._live_facts(message) if self._send_routed is not None else None
+            self._pending_frames.append(
+                (frame, self.position, message["created_at"], False, facts, message["user_id"] or 0, message["seq"])
+            )
+
+    @staticmethod
+    def _live_facts(message: dict) -> EventFacts | None:
+        """Return a live event's facts (None if unreadable), decoded once and kept in the hub's shared message."""
+        facts = message.get("facts")
+        if facts is None:
+            try:
+                facts = message["facts"] = facts_of(message["encoded"])
+            except (ValueError, TypeError, KeyError):
+                return None  # sending it fails, and the delivery skips it as poison
+        return facts
 
     def _hold(self, is_announcement: bool, seq: int, message: dict) -> None:
         if len(self._held) >= MAX_QUEUED_MESSAGES:
@@ -154,7 +176,10 @@ class OrderedDelivery:
 
     def _gap_stayed_open(self) -> None:
         self._reorder_timer = None
-        if self._held:
+        if self._held and self._queue:
+            # The pump has not read what arrived meanwhile, which may fill the gap: wait again, not the database.
+            self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open)
+        elif self._held:
             self.catch_up()
 
     def _forget_held(self) -> None:
@@ -175,9 +200,9 @@ class OrderedDelivery:
         """Send the pending frames; return how many went (a poison one is skipped)."""
         pending, self._pending_frames = self._pending_frames, []
         skipped = 0
-        for text, cursor, created_at, replayed, stream, seq in pending:
+        for text, cursor, created_at, replayed, facts, stream, seq in pending:
             try:
-                await self._transport.send_event(text, cursor)
+                await self._send(text, cursor, facts)
             except (ValueError, TypeError) as exc:  # UnicodeEncodeError: a lone surrogate stored before checks
                 self._skip_poison(cursor, exc)
                 skipped += 1
@@ -190,7 +215,16 @@ class OrderedDelivery:
         return len(pending) - skipped
 
     def _stored_frame(self, frame: str, stored, replaying: bool) -> tuple:
-        return (frame, self.position, stored.created_at.timestamp(), replaying, stored.user_id or 0, stored.seq)
+        facts = stored.facts if self._send_routed is not None else None
+        return (frame, self.position, stored.created_at.timestamp(), replaying, facts, stored.user_id or 0, stored.seq)
+
+    async def _send(self, text: str, cursor: Cursor, facts: EventFacts | None) -> None:
+        if self._send_routed is None:
+            await self._transport.send_event(text, cursor)
+        elif facts is None:
+            raise ValueError("the event's id and kind could not be read")
+        else:
+            await self._send_routed(text, cursor, facts)
 
     def _skip_poison(self, cursor: Cursor, error: Exception) -> None:
         metrics.EVENTS_SKIPPED.inc()

@@ -46,7 +46,10 @@ class Transport(Protocol):
     """What a session needs of its protocol adapter; each call is expressed in that protocol's terms.
 
     `frame_text` of `send_event` is the section-1 `event` object, exactly as
-    the JSON protocol sends it; other protocols wrap it as their payload.
+    the JSON protocol sends it; other protocols wrap it as their payload. An
+    adapter that routes by the event's id, kind or request defines
+    `send_routed_event(frame_text, cursor, facts)` instead, and the delivery
+    hands it the `EventFacts` read once per event for every socket.
     """
 
     async def send_welcome(self, session: "Session") -> None: ...

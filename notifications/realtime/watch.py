@@ -47,9 +47,11 @@ class SocketWatch:
         """Ask every socket stalled behind its stream's head since the last check to catch up.
 
         A socket that moved since the last check is receiving: a loss before
-        its newest event shows as a gap, which it closes itself. Only a stalled
-        one can be missing the tail of its stream; asking busy sockets too
-        would send them all to the database at once under load.
+        its newest event shows as a gap, which it closes itself. So is one with
+        live events queued that its pump has not reached yet (a saturated
+        instance). Only a stalled one can be missing the tail of its stream;
+        asking busy sockets too would send them all to the database at once
+        under load, and make the load worse.
         """
         user_ids = list(self.hub.connections)
         if not user_ids:
@@ -61,7 +63,7 @@ class SocketWatch:
             if not position.is_behind(announcements, own.get(connection.user_id, 0)):
                 continue
             self._behind_at_last_check[connection] = position
-            if previous.get(connection) == position:
+            if previous.get(connection) == position and not connection.delivery.is_busy:
                 connection.delivery.catch_up()
 
     async def check_sessions(self) -> None:

@@ -68,3 +68,8 @@ def delete_stale_sessions(now=None) -> int:
     """Delete sessions untouched for the history window (their positions are past the kept events)."""
     cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
     return MqttSession.objects.filter(updated_at__lt=cutoff).delete()[0]
+
+
+def has_sent(user_id: int, client_id: str, sent: Cursor) -> bool:
+    """Return whether the client's stored session exists with `sent` stored as this cursor (the live marker)."""
+    return _sessions(user_id, client_id).filter(sent_announcements=sent.announcements, sent_own=sent.own).exists()

@@ -217,12 +217,6 @@ async def test_a_post_is_refused_with_405(hub):
     assert stream.status == 405
 
 
-def test_kind_of_reads_the_top_level_kind_even_when_a_value_spells_one():
-    """The first `"kind":"` of an event frame is its own: a quote inside a string value is escaped."""
-    frame = '{"type":"event","cursor":"c","id":"i","kind":"request.status","message":"\\"kind\\":\\"announcement\\""}'
-    assert sse.kind_of(frame) == "request.status"
-
-
 def test_a_line_break_in_data_starts_another_data_line_and_ids_refuse_them():
     """Data lines split on CR, LF and CRLF; an id or event name with a line break is refused."""
     assert sse.message("a\nb\r\nc\rd", event="x", id="1") == "id: 1\nevent: x\ndata: a\ndata: b\ndata: c\ndata: d\n\n"

@@ -35,6 +35,7 @@ class StubConnection:
         self.asked = 0
         self.delivery = self
         self.position = position
+        self.is_busy = False
 
     def catch_up(self) -> None:
         self.asked += 1

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from notifications.protocol.stomp.errors import StompError
-from notifications.protocol.stomp.frames import HEARTBEAT, StompFrame
+from notifications.protocol.stomp.frames import HEARTBEAT, StompFrame, encode
 
 SERVER_NAME = "notify/1"
 JSON = "application/json"
@@ -52,6 +52,27 @@ def message(
     if ack is not None:
         headers.append(("ack", ack))
     return StompFrame("MESSAGE", tuple(headers), body)
+
+
+def message_prefix(destination: str, subscription: str, version: str) -> str:
+    """Return how every MESSAGE of one subscription starts (its headers escaped once, at SUBSCRIBE)."""
+    head = encode(StompFrame("MESSAGE", (("destination", destination), ("subscription", subscription))), version)
+    return head[: -len(b"\n\x00")].decode("utf-8")
+
+
+def event_message(prefix: str, message_id: str, cursor: str, body: str, ack: str | None = None) -> str:
+    """Return the text of `encode(message(...))` for an event: the prefix, then headers that need no escapes.
+
+    `message_id` and `ack` are event uuids and `cursor` is hex, so only the
+    prefix's client-chosen values are escaped. A lone surrogate in `body`
+    raises UnicodeEncodeError, as encoding the whole frame would.
+    """
+    length = len(body) if body.isascii() else len(body.encode("utf-8"))
+    ack_line = "" if ack is None else f"ack:{ack}\n"
+    return (
+        f"{prefix}message-id:{message_id}\ncursor:{cursor}\ncontent-type:{JSON}\ncontent-length:{length}\n"
+        f"{ack_line}\n{body}\x00"
+    )
 
 
 def receipt(receipt_id: str) -> StompFrame:

@@ -11,7 +11,6 @@ a packet at the wrong time, closes the connection here, only.
 """
 
 import asyncio
-import json
 import logging
 import uuid
 from urllib.parse import urlencode
@@ -21,9 +20,11 @@ from channels.db import database_sync_to_async
 from notifications import conf
 from notifications.errors import RateLimited
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.event_facts import EventFacts
 from notifications.protocol.mqtt import encoder, packets, topics
 from notifications.protocol.mqtt.decoder import Decoder
 from notifications.protocol.mqtt.errors import ConnectRefused, MqttError, PacketTooBig, UnexpectedPacket
+from notifications.realtime.adapters import mqtt_takeover
 from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.adapters.mqtt_acks import AckTracker, InFlightFull
 from notifications.realtime.authentication import Identity, authenticate
@@ -142,6 +143,7 @@ class MqttSocketConsumer(GuardedSocketConsumer):
             raise ConnectRefused(packets.IDENTIFIER_REJECTED, "empty client id with clean session 0")
         self._connect = packet
         self.client_id = packet.client_id or "auto-" + uuid.uuid4().hex
+        self._takes_over = bool(packet.client_id)
         if not isinstance(self.session.identity, Identity) and packet.password is not None:
             self.session.identity = await authenticate(self._scope_with_ticket(packet.password))
         await self.session.start()
@@ -231,6 +233,9 @@ class MqttSocketConsumer(GuardedSocketConsumer):
     async def send_welcome(self, session: Session) -> None:
         """Open (or discard) the stored session and send CONNACK; the replay starts from `_resume_from`."""
         head = session.delivery.position
+        if self._takes_over:
+            persistent = not self._connect.clean_session
+            await mqtt_takeover.take_over(session, self.client_id, persistent)
         stored = await database_sync_to_async(mqtt_sessions.open_session)(
             session.user_id, self.client_id, self._connect.clean_session, head
         )
@@ -245,16 +250,15 @@ class MqttSocketConsumer(GuardedSocketConsumer):
         self._connack_sent = True
         await self.send(bytes_data=encoder.connack(bool(stored and stored.present), packets.ACCEPTED))
 
-    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+    async def send_routed_event(self, frame_text: str, cursor: Cursor, facts: EventFacts) -> None:
+        if self._closed:
+            return  # not passed: a persistent session's next connection sends it
         payload = frame_text.encode("utf-8")  # a lone surrogate raises here: the delivery skips the event
-        event = json.loads(frame_text)
-        kind = event["kind"]
-        request_id = event["request"]["id"] if kind == "request.status" else None
-        qos = self.subscriptions.qos_for(kind, request_id)
+        qos = self.subscriptions.qos_for(facts.kind, facts.request_id)
         if qos is None:
             self.acks.passed(cursor)
             return
-        topic = topics.topic_of(kind, request_id)
+        topic = topics.topic_of(facts.kind, facts.request_id)
         if qos == 0:
             await self.send(bytes_data=encoder.publish(topic, payload, 0))
             self.acks.passed(cursor)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from notifications import conf
 from notifications.protocol import frames, sse
 from notifications.protocol.cursors import Cursor, InvalidCursor
+from notifications.protocol.event_facts import EventFacts
 from notifications.realtime.origins import is_allowed_origin
 from notifications.realtime.session import (
     CLOSE_GOING_AWAY,
@@ -117,8 +118,8 @@ class EventStream:
         await self.write(sse.message(session.welcome_frame(), event="welcome"))
         session.tasks.spawn(self.beat(max(1, conf.heartbeat_secs())), "heartbeat")
 
-    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
-        await self.write(sse.message(frame_text, event=sse.kind_of(frame_text), id=cursor.encode()))
+    async def send_routed_event(self, frame_text: str, cursor: Cursor, facts: EventFacts) -> None:
+        await self.write(sse.message(frame_text, event=facts.kind, id=cursor.encode()))
 
     async def send_replayed(self, count: int, cursor: Cursor, ref: str | None) -> None:
         await self.write(sse.comment(f"replayed {count}"))

@@ -20,6 +20,7 @@ from notifications.errors import FrameError, RateLimited
 from notifications.models import TrackedRequest
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
+from notifications.protocol.event_facts import EventFacts
 from notifications.protocol.stomp import server_frames
 from notifications.protocol.stomp.decoder import StompDecoder
 from notifications.protocol.stomp.errors import BadHeader, MalformedFrame, StompError
@@ -159,7 +160,7 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
         if self._connected:
             raise MalformedFrame("CONNECT again on a connected socket")
         self.version = negotiate_version(frame.get("accept-version"), self.subprotocol)
-        self.sends_ms, self.expects_ms = negotiate_heart_beat(frame.get("heart-beat"), SERVER_HEART_BEAT_MS)
+        self.sends_ms, self.expects_ms = negotiate_heart_beat(frame.get("heart-beat"), server_heart_beat())
         self.decoder.version = self.version
         self._connected = True
         await self._authenticate_with_passcode(frame.get("passcode"))
@@ -203,7 +204,8 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
         selection = selection_for(destination)
         if selection.request_id is not None and not await self._owns_request(selection.request_id):
             raise Refused(f"no such destination: {destination[:80]!r}")
-        return Subscription(sub_id, destination, selection, ack, self.session.delivery.position)
+        prefix = server_frames.message_prefix(destination, sub_id, self.version)
+        return Subscription(sub_id, destination, selection, ack, prefix, self.session.delivery.position)
 
     @database_sync_to_async
     def _owns_request(self, request_id: str) -> bool:
@@ -238,7 +240,7 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
 
     async def _offer_stored(self, subscription: Subscription, stored, after: Cursor) -> None:
         try:
-            delivered = Delivered.of(frames.event(stored.encoded_payload, after), after)
+            delivered = Delivered(stored.facts, frames.event(stored.encoded_payload, after), after)
         except (ValueError, TypeError):  # a poison payload stored before checks: skipped, as on the JSON socket
             subscription.position = after
             return
@@ -296,17 +298,17 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
     async def send_welcome(self, session: Session) -> None:
         connected = server_frames.connected(
             self.version,
-            SERVER_HEART_BEAT_MS,
+            server_heart_beat(),
             session=session.connection_id,
             user_name=session.user.get_username(),
             cursor=session.delivery.position.encode(),
         )
         await self._send_frame(connected)
 
-    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+    async def send_routed_event(self, frame_text: str, cursor: Cursor, facts: EventFacts) -> None:
         if not self.subscriptions or self._closed:
             return
-        delivered = Delivered.of(frame_text, cursor)
+        delivered = Delivered(facts, frame_text, cursor)
         for subscription in list(self.subscriptions.values()):
             if subscription.replaying:
                 subscription.hold(delivered)
@@ -316,16 +318,11 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
     async def _offer(self, subscription: Subscription, delivered: Delivered) -> None:
         if not subscription.take(delivered) or self.subscriptions.get(subscription.id) is not subscription:
             return
-        event_id = delivered.event["id"]
-        message = server_frames.message(
-            subscription.destination,
-            subscription.id,
-            event_id,
-            delivered.cursor.encode(),
-            delivered.body,
-            ack=event_id if subscription.asks_for_acks else None,
+        event_id = delivered.facts.id
+        ack = event_id if subscription.asks_for_acks else None
+        await self._send_text(
+            server_frames.event_message(subscription.prefix, event_id, delivered.cursor.encode(), delivered.text, ack)
         )
-        await self._send_frame(message)
 
     async def _send_reset(self, subscription: Subscription, reason: str) -> None:
         reset_id = f"reset-{uuid.uuid4().hex}"
@@ -350,10 +347,13 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
         """STOMP has no frame for it: read marks are seen over REST."""
 
     async def _send_frame(self, frame: StompFrame) -> None:
+        await self._send_text(encode(frame, self.version).decode("utf-8"))
+
+    async def _send_text(self, text: str) -> None:
         if self._closed:
             return
         self.heart_beats.sent()
-        await self.send(text_data=encode(frame, self.version).decode("utf-8"))
+        await self.send(text_data=text)
 
     async def close(self, code=None, reason=None, *, announced: bool = False) -> None:
         """Close with `code`, first sending the ERROR that code stands for (once; none before accept)."""
@@ -363,6 +363,12 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
             await self._send_frame(server_frames.error(ERROR_MESSAGES[code]))
         self._closed = True
         await super().close(code=code, reason=reason)
+
+
+def server_heart_beat() -> tuple[int, int]:
+    """Return the server's heart-beat wish (sends, wants) in ms: NOTIFY_STOMP_HEART_BEAT_MS both ways, when set."""
+    period = conf.stomp_heart_beat_ms()
+    return SERVER_HEART_BEAT_MS if period is None else (period, period)
 
 
 def offers_stomp(scope: dict) -> bool:

@@ -10,12 +10,12 @@ announcements' and the user's own), so each subscription gets every event
 of its selection once, in cursor order.
 """
 
-import json
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
 from notifications.protocol.cursors import Cursor, InvalidCursor
+from notifications.protocol.event_facts import EventFacts
 from notifications.protocol.stomp.errors import BadHeader, StompError
 from notifications.protocol.stomp.gateway import REPLIES_DESTINATION
 
@@ -48,10 +48,10 @@ class Selection:
     kind: str | None = None  # None: every kind
     request_id: str | None = None  # one request's events only
 
-    def matches(self, event: dict) -> bool:
-        if self.kind is not None and event.get("kind") != self.kind:
+    def matches(self, facts: EventFacts) -> bool:
+        if self.kind is not None and facts.kind != self.kind:
             return False
-        return self.request_id is None or (event.get("request") or {}).get("id") == self.request_id
+        return self.request_id is None or facts.request_id == self.request_id
 
 
 def cursor_of(value: str) -> Cursor:
@@ -77,22 +77,17 @@ def selection_for(destination: str) -> Selection:
     raise Refused(f"no such destination: {destination[:80]!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivered:
-    """One event as every subscription sees it: its object, its body bytes, its place in the stream."""
+    """One event as every subscription sees it: its facts, its section-1 `event` frame (the body), its place."""
 
-    event: dict
-    body: bytes
+    facts: EventFacts
+    text: str
     cursor: Cursor
-
-    @classmethod
-    def of(cls, frame_text: str, cursor: Cursor) -> "Delivered":
-        """Return the event of a section-1 `event` frame (decoded once, for every subscription)."""
-        return cls(json.loads(frame_text), frame_text.encode("utf-8"), cursor)
 
     @property
     def is_announcement(self) -> bool:
-        return self.event.get("kind") == "announcement"
+        return self.facts.is_announcement
 
     @property
     def seq(self) -> int:
@@ -105,6 +100,8 @@ class Subscription:
     destination: str
     selection: Selection
     ack: str
+    # The MESSAGE's start, escaped once (`server_frames.message_prefix`): command, destination, subscription.
+    prefix: str
     # Every event of the stream up to here was sent (or was before the subscription's cursor).
     position: Cursor
     replaying: bool = False
@@ -125,7 +122,7 @@ class Subscription:
             if delivered.seq <= self.position.own:
                 return False
             self.position = self.position.after_own(delivered.seq)
-        return self.selection.matches(delivered.event)
+        return self.selection.matches(delivered.facts)
 
     def hold(self, delivered: Delivered) -> None:
         """Keep a live event until the replay is done (forget them past the bound: the replay reads on)."""
