@@ -1,0 +1,101 @@
+"""Broker node crashes on a three-node cluster under continuous publishing and 300 resuming sockets.
+
+Three daphne instances list all three nodes, each starting on a different
+one (A: 1,2,3; B: 2,3,1; C: 3,1,2). Events are published through all three
+at a fixed rate while nodes are SIGKILLed; every client must see every
+event of its stream exactly once, and each instance must move to a live node.
+"""
+
+import asyncio
+import time
+
+from tests.faults.load import (
+    Client,
+    Publisher,
+    assert_exactly_once,
+    create_request,
+    create_users,
+    record_fault,
+    run_until_delivered,
+)
+from tests.integration.harness import TokenClient, UserSession
+
+from .conftest import node_order, wait_for_node
+
+USERS = 30
+SOCKETS_PER_INSTANCE = 4  # per user: 30 x 3 x 4 = 360 sockets
+PASSWORD = "cluster-test-password"
+RECOVERY_SECS = 45.0
+
+
+class ClusterService:
+    """Three instances, each first on another node; users, one request each, and a publisher through all three."""
+
+    def __init__(self, deployment, cluster):
+        self.cluster = cluster
+        self.instances = [
+            deployment.instance(name, amqp_url=node_order(cluster, n)) for n, name in enumerate(("A", "B", "C"))
+        ]
+        self.names = [f"user{n}" for n in range(USERS)]
+        create_users(deployment, self.names, PASSWORD)
+        token = deployment.create_service_token("worker", "publish", "broadcast")
+        self.tokens = [TokenClient(instance, token) for instance in self.instances]
+        self.requests = {create_request(self.tokens[0], name, f"{name} import"): name for name in self.names}
+
+    def publisher(self, count: int, rate: float) -> Publisher:
+        return Publisher(self.tokens, self.requests, count=count, rate=rate)
+
+    async def open_clients(self) -> list[Client]:
+        """Sign every user in once, then open SOCKETS_PER_INSTANCE resuming sockets per user on each instance."""
+        sessions = await asyncio.gather(
+            *(asyncio.to_thread(UserSession(self.instances[0], name, PASSWORD).login) for name in self.names)
+        )
+        clients = [
+            Client(session, lambda i=instance: i)
+            for session in sessions
+            for instance in self.instances
+            for _ in range(SOCKETS_PER_INSTANCE)
+        ]
+        for start in range(0, len(clients), 60):  # in slices, so handshakes do not time out on two cores
+            await asyncio.gather(*(client.open() for client in clients[start : start + 60]))
+        return clients
+
+    def close(self) -> None:
+        for token in self.tokens:
+            token.close()
+
+
+async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_an_event(cluster_deployment, cluster):
+    """Node 1 (A's) is SIGKILLed, then node 2 (now A's and B's): both move on; 360 sockets each get every event once."""
+    service = ClusterService(cluster_deployment, cluster)
+    a, b, c = service.instances
+    node1, node2, node3 = cluster.nodes
+    for instance, node in zip(service.instances, cluster.nodes, strict=True):
+        await wait_for_node(instance, node, timeout=RECOVERY_SECS)
+    publisher = service.publisher(count=280, rate=8)
+    clients = await service.open_clients()
+    recovered: dict[str, float] = {}
+
+    async def crash(node, movers, to) -> None:
+        killed_at = time.monotonic()
+        await asyncio.to_thread(node.kill)
+        await asyncio.gather(*(wait_for_node(m, to, timeout=RECOVERY_SECS) for m in movers))
+        recovered[node.name] = time.monotonic() - killed_at
+
+    async def crash_two_nodes() -> None:
+        await asyncio.sleep(6)
+        await crash(node1, [a], to=node2)
+        await asyncio.sleep(5)
+        await crash(node2, [a, b], to=node3)
+
+    await run_until_delivered(publisher, clients, crash_two_nodes(), timeout=150)
+    tally = record_fault(
+        f"cluster node SIGKILL x2 (A, then A+B) recovered_in={'/'.join(f'{secs:.1f}s' for secs in recovered.values())}",
+        publisher,
+        clients,
+    )
+    service.close()
+    assert len(recovered) == 2, f"only {recovered} recovered"
+    assert publisher.refused == []
+    assert_exactly_once(tally)
+    await wait_for_node(c, node3, timeout=5)  # C never left its node
