@@ -1,13 +1,15 @@
-"""Broker node crashes on a three-node cluster under continuous publishing and 300 resuming sockets.
+"""Broker nodes of a three-node cluster crash or restart under continuous publishing and 360 resuming sockets.
 
 Three daphne instances list all three nodes, each starting on a different
 one (A: 1,2,3; B: 2,3,1; C: 3,1,2). Events are published through all three
-at a fixed rate while nodes are SIGKILLed; every client must see every
-event of its stream exactly once, and each instance must move to a live node.
+at a fixed rate while nodes are SIGKILLed or restarted one by one; every
+client must see every event of its stream exactly once, and each instance
+must move to a live node.
 """
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.faults.load import (
     Client,
@@ -34,8 +36,13 @@ class ClusterService:
     def __init__(self, deployment, cluster):
         self.cluster = cluster
         self.instances = [
-            deployment.instance(name, amqp_url=node_order(cluster, n)) for n, name in enumerate(("A", "B", "C"))
+            deployment.instance(name, amqp_url=node_order(cluster, n), start=False)
+            for n, name in enumerate(("A", "B", "C"))
         ]
+        for instance in self.instances:  # started together: each start is mostly imports, on two cores
+            instance.start()
+        with ThreadPoolExecutor(len(self.instances)) as pool:
+            list(pool.map(lambda instance: instance.wait_ready(), self.instances))
         self.names = [f"user{n}" for n in range(USERS)]
         create_users(deployment, self.names, PASSWORD)
         token = deployment.create_service_token("worker", "publish", "broadcast")
@@ -99,3 +106,41 @@ async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_a
     assert publisher.refused == []
     assert_exactly_once(tally)
     await wait_for_node(c, node3, timeout=5)  # C never left its node
+
+
+async def test_a_rolling_restart_of_every_node_moves_the_instances_along_and_loses_nothing(cluster_deployment, cluster):
+    """Each node in turn is stopped (SIGTERM), its instances move to the next, it starts again; each event once.
+
+    Node 1 goes first (A moves to 2), then node 2 (A and B move to 3), then
+    node 3 (all three move to node 1, the first after 3 in each list).
+    """
+    service = ClusterService(cluster_deployment, cluster)
+    a, b, c = service.instances
+    node1, node2, node3 = cluster.nodes
+    for instance, node in zip(service.instances, cluster.nodes, strict=True):
+        await wait_for_node(instance, node, timeout=RECOVERY_SECS)
+    publisher = service.publisher(count=490, rate=7)
+    clients = await service.open_clients()
+    moved: list[float] = []
+
+    async def restart(node, movers, to) -> None:
+        stopped_at = time.monotonic()
+        await asyncio.to_thread(node.stop)
+        await asyncio.gather(*(wait_for_node(m, to, timeout=RECOVERY_SECS) for m in movers))
+        moved.append(time.monotonic() - stopped_at)
+        await asyncio.to_thread(node.restart)
+
+    async def roll() -> None:
+        await asyncio.sleep(4)
+        await restart(node1, [a], to=node2)
+        await restart(node2, [a, b], to=node3)
+        await restart(node3, [a, b, c], to=node1)
+
+    await run_until_delivered(publisher, clients, roll(), timeout=200)
+    tally = record_fault(
+        f"cluster rolling restart moved_in={'/'.join(f'{secs:.1f}s' for secs in moved)}", publisher, clients
+    )
+    service.close()
+    assert len(moved) == 3, f"the restart stopped after {len(moved)} nodes"
+    assert publisher.refused == []
+    assert_exactly_once(tally)
