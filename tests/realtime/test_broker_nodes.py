@@ -8,6 +8,7 @@ import pytest
 from notifications import conf
 from notifications.realtime import broker_nodes
 from notifications.realtime.broker_nodes import BrokerNodes, address_of, answers_amqp
+from notifications.realtime.layer import LayerLink
 
 
 @pytest.fixture
@@ -78,3 +79,30 @@ def test_the_setting_lists_nodes_comma_separated(settings):
     assert conf.amqp_urls() == ["amqp://a:5672/", "amqp://b:5672/"]
     settings.NOTIFY_AMQP_URL = ""
     assert conf.amqp_urls() == []
+
+
+async def test_the_layer_link_builds_its_layer_on_the_answering_node_and_moves_when_replaced(
+    fake_node, settings, monkeypatch
+):
+    """On RabbitMQ the link's layer uses the first answering node; a replacement moves it to the next that answers."""
+    monkeypatch.setattr(broker_nodes, "FIRST_BACKOFF_SECS", 0.01)
+    dead = closed_port_url()
+    settings.NOTIFY_AMQP_URL = f"{dead},{fake_node}"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_rabbitmq.core.RabbitmqChannelLayer", "CONFIG": {"host": dead}}
+    }
+    link = LayerLink()
+    await link.open()  # channels-rabbitmq connects lazily: nothing is sent to the fake node
+    assert (link.layer.host, link.node) == (fake_node, address_of(fake_node))
+    first = link.layer
+    await link.open()
+    assert link.layer is not first and link.layer.host == fake_node and link.nodes.moves == 1
+    await link.close()
+
+
+async def test_the_in_process_layer_has_no_node():
+    """Without NOTIFY_AMQP_URL the link reports no broker node (and /readyz shows `node: null`)."""
+    link = LayerLink()
+    await link.open()
+    assert link.node is None
+    await link.close()
