@@ -72,6 +72,12 @@ class ClusterService:
             token.close()
 
 
+def fault_name(title: str, recovered_secs, clients: list[Client]) -> str:
+    """Return the FAULT line's name: the fault, each instance move's seconds, and the clients' reconnects."""
+    secs = "/".join(f"{value:.1f}s" for value in recovered_secs)
+    return f"{title} recovered_in={secs} socket_reconnects={sum(c.follower.reconnects for c in clients)}"
+
+
 async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_an_event(cluster_deployment, cluster):
     """Node 1 (A's) is SIGKILLed, then node 2 (now A's and B's): both move on; 360 sockets each get every event once."""
     service = ClusterService(cluster_deployment, cluster)
@@ -96,11 +102,8 @@ async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_a
         await crash(node2, [a, b], to=node3)
 
     await run_until_delivered(publisher, clients, crash_two_nodes(), timeout=150)
-    tally = record_fault(
-        f"cluster node SIGKILL x2 (A, then A+B) recovered_in={'/'.join(f'{secs:.1f}s' for secs in recovered.values())}",
-        publisher,
-        clients,
-    )
+    name = fault_name("cluster node SIGKILL x2 (A, then A+B)", recovered.values(), clients)
+    tally = record_fault(name, publisher, clients)
     service.close()
     assert len(recovered) == 2, f"only {recovered} recovered"
     assert publisher.refused == []
@@ -137,9 +140,7 @@ async def test_a_rolling_restart_of_every_node_moves_the_instances_along_and_los
         await restart(node3, [a, b, c], to=node1)
 
     await run_until_delivered(publisher, clients, roll(), timeout=200)
-    tally = record_fault(
-        f"cluster rolling restart moved_in={'/'.join(f'{secs:.1f}s' for secs in moved)}", publisher, clients
-    )
+    tally = record_fault(fault_name("cluster rolling restart", moved, clients), publisher, clients)
     service.close()
     assert len(moved) == 3, f"the restart stopped after {len(moved)} nodes"
     assert publisher.refused == []
