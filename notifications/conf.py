@@ -21,7 +21,9 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "NOTIFY_AMQP_URL": Setting(str, "", "RabbitMQ URL of the channel layer; empty: in-process layer, one instance"),
+    "NOTIFY_AMQP_URL": Setting(
+        str, "", "RabbitMQ URL of the channel layer, or a cluster's nodes comma-separated; empty: in-process layer"
+    ),
     "NOTIFY_AMQP_LOCAL_CAPACITY": Setting(int, 2000, "channels-rabbitmq: messages buffered per local channel"),
     "NOTIFY_AMQP_REMOTE_CAPACITY": Setting(int, 100000, "channels-rabbitmq: messages the broker queue holds"),
     "NOTIFY_AMQP_LOCAL_EXPIRY": Setting(float, 15.0, "channels-rabbitmq: seconds a buffered message lives"),
@@ -95,6 +97,11 @@ def _get(name: str, default=_UNSET):
 
 def amqp_url() -> str:
     return _get("NOTIFY_AMQP_URL")
+
+
+def amqp_urls() -> list[str]:
+    """Return the broker nodes NOTIFY_AMQP_URL lists (comma-separated), in order; empty: no broker."""
+    return [url.strip() for url in amqp_url().split(",") if url.strip()]
 
 
 def allowed_origins() -> list[str]:

@@ -171,7 +171,8 @@ if _NOTIFY["NOTIFY_AMQP_URL"]:
         "default": {
             "BACKEND": "channels_rabbitmq.core.RabbitmqChannelLayer",
             "CONFIG": {
-                "host": _NOTIFY["NOTIFY_AMQP_URL"],
+                # The first node; the hub's link picks among all of them (notifications/realtime/broker_nodes.py).
+                "host": _NOTIFY["NOTIFY_AMQP_URL"].split(",")[0].strip(),
                 # The defaults (100/100) drop messages in bursts; see docs/architecture.md.
                 "local_capacity": _NOTIFY["NOTIFY_AMQP_LOCAL_CAPACITY"],
                 "remote_capacity": _NOTIFY["NOTIFY_AMQP_REMOTE_CAPACITY"],

@@ -70,12 +70,13 @@ def _force_drop_postgres_database(database: dict, name: str) -> None:
 
 
 # Tests that start real processes are marked by their folder, so `-m integration`
-# (or `browser`, `faults`, `bench`) selects them and `-m "not integration"` leaves them out.
+# (or `browser`, `faults`, `bench`, `scale`) selects them and `-m "not integration"` leaves them out.
 FOLDER_MARKERS = {
     "integration": ("integration",),
     "browser": ("integration", "browser"),
     "faults": ("integration", "faults"),
     "bench": ("integration", "bench"),
+    "scale": ("integration", "scale"),
 }
 
 

@@ -22,10 +22,10 @@ import pamqp.body
 import pamqp.commands
 import pamqp.header
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.utils import timezone
 
 from notifications import conf
+from notifications.realtime.broker_nodes import BrokerNodes
 from notifications.store import connection_events, webhooks
 
 logger = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ def disconnect_code_and_reason(closed_with: int | None, code: int | None) -> tup
 class ExchangePublisher:
     """Publish the stored connection events to the topic exchange, confirmed, over a connection of its own."""
 
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self, urls: list[str] | str):
+        self.nodes = BrokerNodes([urls] if isinstance(urls, str) else urls)
         self.connection: carehare.Connection | None = None
         self.wake = asyncio.Event()
         self.published = 0
@@ -107,12 +107,13 @@ class ExchangePublisher:
                 raise
             except Exception as exc:
                 logger.warning("connection events: publishing failed (%s); retrying in %.1fs", exc, delay)
+                self.nodes.advance()  # on a cluster, the next node; the exchange is the cluster's
             await self._disconnect()
             delay = RECONNECT_MIN_SECS if self.published > published else min(delay * 2, RECONNECT_MAX_SECS)
             await asyncio.sleep(delay)
 
     async def _connect(self) -> None:
-        self.connection = carehare.Connection(self.url, connect_timeout=5)
+        self.connection = carehare.Connection(self.nodes.current, connect_timeout=5)
         await self.connection.connect()
         await self.connection.exchange_declare(conf.connection_events_exchange(), exchange_type="topic", durable=True)
 
@@ -244,6 +245,6 @@ class WebhookSender:
         return outcome
 
 
-def amqp_url() -> str:
-    """Return the broker the exchange is on (the channel layer's): empty means no exchange publishing."""
-    return settings.NOTIFY_AMQP_URL
+def amqp_urls() -> list[str]:
+    """Return the broker nodes the exchange is on (the channel layer's): empty means no exchange publishing."""
+    return conf.amqp_urls()

@@ -149,8 +149,8 @@ class Hub:
         """Run the publishers of PROTOCOL 5.2's connection events (to the exchange when on RabbitMQ, to webhooks)."""
         sender = connection_events.WebhookSender()
         wakes = [sender.wake]
-        if connection_events.amqp_url():
-            publisher = connection_events.ExchangePublisher(connection_events.amqp_url())
+        if connection_events.amqp_urls():
+            publisher = connection_events.ExchangePublisher(connection_events.amqp_urls())
             wakes.append(publisher.wake)
             self._tasks.append(self.tasks.spawn(publisher.run_forever(), "connection events"))
         self._tasks.append(self.tasks.spawn(sender.run_forever(), "webhooks"))
@@ -372,6 +372,7 @@ class Hub:
         last_ok = self.link.last_ok_monotonic
         return {
             "layer": "rabbitmq" if self.link.is_rabbitmq else "in-process",
+            "node": self.link.node,
             "healthy": self.link.healthy,
             "last_ok_secs_ago": None if last_ok is None else round(time.monotonic() - last_ok, 1),
             "error": self.link.last_error,

@@ -12,6 +12,10 @@ import time
 
 from channels.layers import BaseChannelLayer, channel_layers
 from django.conf import settings
+from django.utils.module_loading import import_string
+
+from notifications import conf
+from notifications.realtime.broker_nodes import BrokerNodes
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,12 @@ class LayerLink:
         self.reconnects = 0
         self._probe_waiters: dict[int, asyncio.Future] = {}
         self._probe_counter = 0
+        self.nodes: BrokerNodes | None = None  # the broker nodes, once opened on RabbitMQ
+
+    @property
+    def node(self) -> str | None:
+        """Return `host:port` of the broker node the layer uses (None: the in-process layer)."""
+        return None if self.nodes is None else self.nodes.address
 
     @property
     def is_rabbitmq(self) -> bool:
@@ -45,7 +55,7 @@ class LayerLink:
     async def open(self) -> None:
         """Make a fresh layer and channel (the old one, if any, is dropped without waiting)."""
         old = self.layer
-        self.layer = channel_layers.make_backend(self.alias)
+        self.layer = await self._make_layer(replacing=old is not None)
         if hasattr(self.layer, "capacity"):
             self.layer.capacity = max(self.layer.capacity, 10_000)
         self.channel = await self.layer.new_channel()
@@ -53,6 +63,21 @@ class LayerLink:
         if old is not None:
             self.reconnects += 1
             asyncio.get_running_loop().create_task(_close_quietly(old))
+
+    async def _make_layer(self, replacing: bool) -> BaseChannelLayer:
+        """Build the layer on a reachable broker node: the first listed, then the next after a failure."""
+        if not self.is_rabbitmq or not conf.amqp_urls():
+            return channel_layers.make_backend(self.alias)
+        if self.nodes is None:
+            self.nodes = BrokerNodes(conf.amqp_urls())
+            url = await self.nodes.first_reachable()
+        elif replacing:
+            url = await self.nodes.move()
+        else:
+            url = self.nodes.current
+        config = settings.CHANNEL_LAYERS[self.alias]
+        logger.info("channel layer uses broker node %s", self.nodes.address)
+        return import_string(config["BACKEND"])(**{**config.get("CONFIG", {}), "host": url})
 
     async def close(self) -> None:
         if self.layer is not None:
@@ -142,6 +167,8 @@ class LayerLink:
         if not self.healthy:
             logger.info("channel layer is reachable (generation %s)", self.generation)
         self.healthy = True
+        if self.nodes is not None:
+            self.nodes.settled()
         self.last_ok_monotonic = time.monotonic()
         self.last_error = ""
 

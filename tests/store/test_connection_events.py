@@ -1,5 +1,6 @@
 """The connection-event outbox: written with the presence rows, once per type, lost sockets, claims."""
 
+import asyncio
 import json
 from datetime import timedelta
 from types import SimpleNamespace
@@ -162,3 +163,25 @@ async def test_a_published_message_is_persistent_json_routed_by_its_type_and_awa
     assert header.properties.content_type == "application/json"
     assert b"".join(b.value for b in bodies).decode() == event.body and len(bodies) > 1
     assert not confirmed.done() and channel._delivering == {1: confirmed}
+
+
+async def test_the_exchange_publisher_moves_to_the_next_listed_node_after_a_failure(monkeypatch):
+    """On a cluster, a failed connect or publish makes the next attempt use the next node (wrapping)."""
+    from notifications.realtime import connection_events as publishing_events
+
+    monkeypatch.setattr(publishing_events, "RECONNECT_MIN_SECS", 0.01)
+    tried, third_try = [], asyncio.Event()
+    publisher = publishing_events.ExchangePublisher(["amqp://node-1/", "amqp://node-2/"])
+
+    async def failing_connect() -> None:
+        tried.append(publisher.nodes.address)
+        if len(tried) == 3:
+            third_try.set()
+        raise ConnectionError("refused")
+
+    monkeypatch.setattr(publisher, "_connect", failing_connect)
+    running = asyncio.ensure_future(publisher.run_forever())
+    await asyncio.wait_for(third_try.wait(), 5)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert tried[:3] == ["node-1:5672", "node-2:5672", "node-1:5672"]
