@@ -25,14 +25,14 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from notifications import conf
-from notifications.realtime.broker_nodes import BrokerNodes
+from notifications.realtime.amqp_client import AmqpClient
 from notifications.store import connection_events, webhooks
 
 logger = logging.getLogger(__name__)
 
 POLL_SECS = 1.0  # other instances' rows (and instance_lost ones) are picked up this often
 CONFIRM_TIMEOUT_SECS = 10.0
-RECONNECT_MIN_SECS, RECONNECT_MAX_SECS = 0.5, 5.0
+RECONNECT_MAX_SECS = 5.0
 MAX_WEBHOOKS_IN_FLIGHT = 200
 # The reason of a close this side sent, by its code; any other code this side sends is `refused`.
 # 1000 is only ever sent in answer to the client's own DISCONNECT (STOMP, MQTT, SockJS), so it is the client's.
@@ -86,44 +86,26 @@ def disconnect_code_and_reason(closed_with: int | None, code: int | None) -> tup
 # --- the exchange --------------------------------------------------------------------------------
 
 
-class ExchangePublisher:
+class ExchangePublisher(AmqpClient):
     """Publish the stored connection events to the topic exchange, confirmed, over a connection of its own."""
 
+    name = "connection events"
+    activity = "publishing"
+    reconnect_max_secs = RECONNECT_MAX_SECS
+
     def __init__(self, urls: list[str] | str):
-        self.nodes = BrokerNodes([urls] if isinstance(urls, str) else urls)
-        self.connection: carehare.Connection | None = None
+        super().__init__(urls)
         self.wake = asyncio.Event()
         self.published = 0
 
-    async def run_forever(self) -> None:
-        delay = RECONNECT_MIN_SECS
-        while True:
-            published = self.published
-            try:
-                await self._connect()
-                await self._publish_forever()
-            except asyncio.CancelledError:
-                await self._disconnect()
-                raise
-            except Exception as exc:
-                logger.warning("connection events: publishing failed (%s); retrying in %.1fs", exc, delay)
-                self.nodes.advance()  # on a cluster, the next node; the exchange is the cluster's
-            await self._disconnect()
-            delay = RECONNECT_MIN_SECS if self.published > published else min(delay * 2, RECONNECT_MAX_SECS)
-            await asyncio.sleep(delay)
+    def progress(self) -> int:
+        return self.published
 
-    async def _connect(self) -> None:
-        self.connection = carehare.Connection(self.nodes.current, connect_timeout=5)
-        await self.connection.connect()
-        await self.connection.exchange_declare(conf.connection_events_exchange(), exchange_type="topic", durable=True)
+    async def declare(self, connection: carehare.Connection) -> None:
+        await connection.exchange_declare(conf.connection_events_exchange(), exchange_type="topic", durable=True)
 
-    async def _disconnect(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            try:
-                await asyncio.wait_for(connection.close(), 2)
-            except Exception:  # already gone with the broker
-                pass
+    async def work(self) -> None:
+        await self._publish_forever()
 
     async def _publish_forever(self) -> None:
         while True:

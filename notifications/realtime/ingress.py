@@ -29,12 +29,12 @@ from channels.db import database_sync_to_async
 
 from notifications import conf
 from notifications.ops import metrics
+from notifications.realtime.amqp_client import AmqpClient
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT_SECS = 10.0
 BATCH_LINGER_SECS = 0.02  # a batch waits this long to fill: fewer, larger transactions under load
-RECONNECT_MIN_SECS, RECONNECT_MAX_SECS = 0.5, 10.0
 STATUS_HEADER, DETAIL_HEADER, USER_HEADER = "x-notify-status", "x-notify-detail", "x-notify-user-id"
 MAX_DETAIL_CHARS = 1000
 
@@ -83,87 +83,73 @@ def rejected_exchange(exchange: str) -> str:
     return f"{exchange}.rejected"
 
 
+async def declare(connection: carehare.Connection, exchange: str) -> None:
+    """Declare the topic exchange, the rejected fanout exchange and the quorum queue bound with `#`."""
+    await connection.exchange_declare(exchange, exchange_type="topic", durable=True)
+    await connection.exchange_declare(rejected_exchange(exchange), exchange_type="fanout", durable=True)
+    queue = queue_name(exchange)
+    await connection.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    await connection.queue_bind(queue, exchange, routing_key="#")
+
+
 def start_consumer(tasks, loops: list) -> "IngressConsumer | None":
     """Run this instance's consumer in the hub's task set when there is a broker and it is not turned off."""
-    url = conf.amqp_url()
-    if not url or not conf.ingress_consumer_enabled():
+    urls = conf.amqp_urls()
+    if not urls or not conf.ingress_consumer_enabled():
         return None
-    consumer = IngressConsumer(url)
+    consumer = IngressConsumer(urls)
     loops.append(tasks.spawn(consumer.run_forever(), "ingress"))
     return consumer
 
 
-class IngressConsumer:
+class IngressConsumer(AmqpClient):
     """Consume the ingress queue in batches; store, republish refusals, then ack; reconnect after a loss."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self.username = unquote(urlparse(url).username or "guest")
+    name = "ingress"
+    activity = "consuming"
+
+    def __init__(self, urls: list[str] | str):
+        super().__init__(urls)
+        self.username = unquote(urlparse(self.nodes.current).username or "guest")
         self.exchange = conf.ingress_exchange()
-        self.connection: carehare.Connection | None = None
         self.consumer = None  # carehare's ConsumeChannel while connected
-        self.connected = False
-        self.last_error = ""
+        self.is_connected = False
         self.acked = 0
         self.batches = 0
         # Its own thread: a batch's transaction never holds up the thread the HTTP requests share.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingress")
         self.store_secs = 0.0  # time spent storing batches: with `batches`, what a batch costs
 
-    async def run_forever(self) -> None:
-        delay = RECONNECT_MIN_SECS
-        while True:
-            acked = self.acked
-            try:
-                await self._connect()
-                await self._consume_forever()
-            except asyncio.CancelledError:
-                await self._disconnect()
-                raise
-            except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"[:200]
-                logger.warning("ingress: consuming failed (%s); retrying in %.1fs", self.last_error, delay)
-            await self._disconnect()
-            delay = RECONNECT_MIN_SECS if self.acked > acked else min(delay * 2, RECONNECT_MAX_SECS)
-            await asyncio.sleep(delay)
+    def progress(self) -> int:
+        return self.acked
 
     def status(self) -> dict:
         """Return what runtime status reports about the consumer."""
         return {
-            "connected": self.connected,
+            "connected": self.is_connected,
+            "node": self.nodes.address,
             "acked": self.acked,
             "batches": self.batches,
             "store_secs": round(self.store_secs, 3),
             "error": self.last_error,
         }
 
-    async def _connect(self) -> None:
-        self.connection = carehare.Connection(self.url, connect_timeout=5)
-        await self.connection.connect()
-        await self.declare(self.connection, self.exchange)
+    async def declare(self, connection: carehare.Connection) -> None:
+        await declare(connection, self.exchange)
+
+    def connected(self) -> None:
         self.consumer = self.connection.acking_consumer(
             queue_name(self.exchange), prefetch_count=conf.ingress_prefetch()
         )
-        self.connected = True
-        logger.info("ingress: consuming %s", queue_name(self.exchange))
-
-    @staticmethod
-    async def declare(connection: carehare.Connection, exchange: str) -> None:
-        """Declare the topic exchange, the rejected fanout exchange and the quorum queue bound with `#`."""
-        await connection.exchange_declare(exchange, exchange_type="topic", durable=True)
-        await connection.exchange_declare(rejected_exchange(exchange), exchange_type="fanout", durable=True)
-        queue = queue_name(exchange)
-        await connection.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
-        await connection.queue_bind(queue, exchange, routing_key="#")
+        self.is_connected = True
+        logger.info("ingress: consuming %s on %s", queue_name(self.exchange), self.nodes.address)
 
     async def _disconnect(self) -> None:
-        self.connected = False
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            try:
-                await asyncio.wait_for(connection.close(), 2)
-            except Exception:  # already gone with the broker
-                pass
+        self.is_connected = False
+        await super()._disconnect()
+
+    async def work(self) -> None:
+        await self._consume_forever()
 
     async def _consume_forever(self) -> None:
         while True:

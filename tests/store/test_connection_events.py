@@ -169,9 +169,9 @@ async def test_the_exchange_publisher_moves_to_the_next_listed_node_after_a_fail
     """On a cluster, a failed connect or publish makes the next attempt use the next node (wrapping)."""
     from notifications.realtime import connection_events as publishing_events
 
-    monkeypatch.setattr(publishing_events, "RECONNECT_MIN_SECS", 0.01)
     tried, third_try = [], asyncio.Event()
     publisher = publishing_events.ExchangePublisher(["amqp://node-1/", "amqp://node-2/"])
+    publisher.reconnect_min_secs = 0.01
 
     async def failing_connect() -> None:
         tried.append(publisher.nodes.address)
