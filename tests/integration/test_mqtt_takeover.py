@@ -10,23 +10,15 @@ import uuid
 
 import pytest
 
-from .harness import Deployment
 from .test_mqtt import WAIT_SECS, Paho, payloads, ticket_of
-from .two_instances import TwoInstances
+from .two_instances import TwoInstances, deployed
 
 USERS = ["ada", "bob"]
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, amqp_url, static_files):
-    deployment = Deployment(tmp_path_factory.mktemp("mqtt-takeover"), amqp_url=amqp_url)
-    try:
-        yield TwoInstances(deployment, USERS)
-    except BaseException:
-        print(deployment.log_report())
-        raise
-    finally:
-        deployment.close()
+    yield from deployed(tmp_path_factory, amqp_url, "mqtt-takeover", USERS)
 
 
 def paho(service: TwoInstances, instance, username: str, client_id: str, clean: bool) -> Paho:

@@ -8,22 +8,15 @@ import json
 
 import pytest
 
-from .harness import Deployment, of_type, recv_until
-from .two_instances import TwoInstances, connected, frame
+from .harness import of_type, recv_until
+from .two_instances import TwoInstances, connected, deployed, frame
 
 USERS = ["ada", "bob"]
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, amqp_url, static_files):
-    deployment = Deployment(tmp_path_factory.mktemp("stomp-acks"), amqp_url=amqp_url)
-    try:
-        yield TwoInstances(deployment, USERS)
-    except BaseException:
-        print(deployment.log_report())
-        raise
-    finally:
-        deployment.close()
+    yield from deployed(tmp_path_factory, amqp_url, "stomp-acks", USERS)
 
 
 def publish_three(service: TwoInstances, username: str) -> None:

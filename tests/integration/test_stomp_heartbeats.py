@@ -10,8 +10,7 @@ import asyncio
 
 import pytest
 
-from .harness import Deployment
-from .two_instances import RawStomp, TwoInstances, connected, frame
+from .two_instances import RawStomp, connected, deployed, frame
 
 SERVER_PERIOD_MS = 500
 # stomp_heartbeats.TOLERANCE: a client silent for twice its period is closed.
@@ -24,14 +23,7 @@ USERS = ["ada", "bob", "cid"]
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, amqp_url, static_files):
     env = {"NOTIFY_STOMP_HEART_BEAT_MS": str(SERVER_PERIOD_MS)}
-    deployment = Deployment(tmp_path_factory.mktemp("stomp-heart-beats"), amqp_url=amqp_url, extra_env=env)
-    try:
-        yield TwoInstances(deployment, USERS)
-    except BaseException:
-        print(deployment.log_report())
-        raise
-    finally:
-        deployment.close()
+    yield from deployed(tmp_path_factory, amqp_url, "stomp-heart-beats", USERS, extra_env=env)
 
 
 async def test_a_client_that_goes_silent_gets_error_then_4408_after_twice_its_period(service):

@@ -25,19 +25,29 @@ def server_frames(data: str | bytes) -> list[StompFrame]:
 
 
 class RawStomp:
-    """A socket speaking STOMP, its server frames decoded as they come (heart-beats skipped)."""
+    """A socket speaking STOMP, its server frames decoded as they come; heart-beats kept apart with their times."""
 
     def __init__(self, ws: ClientConnection):
         self.ws = ws
         self.decoder = StompDecoder(MAX_FRAME_BYTES, commands=SERVER_COMMANDS)
         self.pending: list[StompFrame] = []
+        self.heart_beats: list[float] = []  # loop time each server heart-beat arrived
 
     async def next(self, timeout: float = RECV_TIMEOUT_SECS) -> StompFrame:
-        """Return the next server frame; raise TimeoutError if none comes within `timeout`."""
+        """Return the next server frame that is not a heart-beat; raise TimeoutError if none comes within `timeout`."""
         while not self.pending:
-            data = await asyncio.wait_for(self.ws.recv(), timeout)
-            self.pending += [f for f in self.decoder.feed(data) if not f.is_heartbeat]
+            await self.read(timeout)
         return self.pending.pop(0)
+
+    async def read(self, timeout: float = RECV_TIMEOUT_SECS) -> None:
+        """Read one WebSocket message; its frames go to `pending`, its heart-beats to `heart_beats`."""
+        data = await asyncio.wait_for(self.ws.recv(), timeout)
+        now = asyncio.get_running_loop().time()
+        for decoded in self.decoder.feed(data):
+            if decoded.is_heartbeat:
+                self.heart_beats.append(now)
+            else:
+                self.pending.append(decoded)
 
     async def error_then_close(self, timeout: float = RECV_TIMEOUT_SECS) -> tuple[str, int]:
         """Return the ERROR's message and the close code that follows it."""
