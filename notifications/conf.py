@@ -45,6 +45,10 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_FRAMES_PER_SECOND": Setting(float, 20.0, "client frames per second a socket may send, sustained"),
     "NOTIFY_FRAME_BURST": Setting(int, 40, "client frames a socket may send at once above that rate"),
     "NOTIFY_REFUSALS_BEFORE_CLOSE": Setting(int, 20, "refused frames before a socket is closed with 4429"),
+    "NOTIFY_MAX_CONNECTS_PER_SEC": Setting(
+        float, 0.0, "new sockets and event streams a second past which connects get 1013 (503); 0: no limit"
+    ),
+    "NOTIFY_CONNECT_BURST": Setting(int, 200, "connects taken at once above that rate"),
     "NOTIFY_PRESENCE_TIMEOUT_SECS": Setting(float, 60.0, "a connection is offline this long after its last heartbeat"),
     "NOTIFY_SHUTDOWN_GRACE_SECS": Setting(float, 5.0, "on SIGTERM, how long sockets get to close with 1001"),
     "NOTIFY_METRICS_TOKEN": Setting(str, "", "bearer token /metrics requires; empty: internal addresses only"),
@@ -304,3 +308,12 @@ def ingress_batch() -> int:
 def ingress_max_body_bytes() -> int:
     """The largest ingress message body stored; a larger one is refused with 400."""
     return _get("NOTIFY_INGRESS_MAX_BODY_BYTES")
+
+
+def max_connects_per_sec() -> float:
+    """New connections a second one instance takes before shedding with 1013; 0 turns shedding off."""
+    return _get("NOTIFY_MAX_CONNECTS_PER_SEC")
+
+
+def connect_burst() -> int:
+    return _get("NOTIFY_CONNECT_BURST")

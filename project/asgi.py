@@ -21,16 +21,22 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loa
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from notifications.realtime.adapters.sse import EventStreamApp, EventStreamRoute  # noqa: E402
+from notifications.realtime.admission import Admission  # noqa: E402
 from notifications.realtime.hub import HubStarter  # noqa: E402
 from notifications.realtime.origins import OriginValidator  # noqa: E402
 from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
 from notifications.realtime.sockjs.http import with_sockjs  # noqa: E402
 
+# One connect budget for the instance, spent before authentication (the costly part of a connect).
+admission = Admission()
+
 application = HubStarter(
     ProtocolTypeRouter(
         {
-            "http": with_sockjs(EventStreamRoute(django_asgi_app, AuthMiddlewareStack(EventStreamApp()))),
-            "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "http": with_sockjs(
+                EventStreamRoute(django_asgi_app, admission.gate(AuthMiddlewareStack(EventStreamApp())))
+            ),
+            "websocket": OriginValidator(admission.gate(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
         }
     )
 )

@@ -61,6 +61,11 @@ FRAMES_REFUSED = Counter(
     ["code", "protocol"],
 )
 SOCKETS_OPENED = Counter("notify_sockets_opened", "Authenticated connections this process accepted.", ["protocol"])
+SOCKETS_SHED = Counter(
+    "notify_sockets_shed",
+    "Connects turned away past NOTIFY_MAX_CONNECTS_PER_SEC (1013, or 503 for an event stream), by transport.",
+    ["transport"],
+)
 SOCKETS_REFUSED = Counter(
     "notify_sockets_refused", "Connections closed at once for lack of authentication.", ["protocol"]
 )

@@ -5,7 +5,9 @@
  * test with a fake socket. It sends `resume` on every (re)connect, pings
  * every `heartbeat` seconds of `welcome` and drops a connection whose `pong`
  * is late, reconnects with exponential backoff and jitter, waits long after
- * 4429, and stops on 4401 and 4000 ("signed-out" with the code): acting on
+ * 4429, backs off with jitter from `busyBackoffMs` after 1013 (the instance
+ * is shedding a reconnect storm: clients come back spread over seconds, not
+ * all at once), and stops on 4401 and 4000 ("signed-out" with the code): acting on
  * those (sending the page to sign-in) is the tabs' part.
  *
  * It tells its owner `onFrame(frame)` for each welcome, event, replayed,
@@ -18,6 +20,7 @@ import { backoffDelay } from "./backoff.js";
 export const CLOSE_SESSION_ENDED = 4000;
 export const CLOSE_NOT_AUTHENTICATED = 4401;
 export const CLOSE_FLOODING = 4429;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 const SOCKET_OPEN = 1;
 const ENDING_CODES = new Set([CLOSE_NOT_AUTHENTICATED, CLOSE_SESSION_ENDED]);
 
@@ -25,6 +28,7 @@ export const CONNECTION_DEFAULTS = {
   minBackoffMs: 500,
   maxBackoffMs: 30000,
   floodBackoffMs: 60000,
+  busyBackoffMs: 2000,
   pongTimeoutMs: 10000,
 };
 
@@ -124,12 +128,14 @@ export class Connection {
     this.clearTimers();
     if (ENDING_CODES.has(code)) return this.stop("signed-out", { code });
     if (this.stopped) return;
-    this.connectSoon(code === CLOSE_FLOODING ? this.options.floodBackoffMs : this.nextBackoff());
+    if (code === CLOSE_FLOODING) return this.connectSoon(this.options.floodBackoffMs);
+    if (code === CLOSE_TRY_AGAIN_LATER) return this.connectSoon(this.nextBackoff(this.options.busyBackoffMs));
+    this.connectSoon(this.nextBackoff());
   }
 
-  nextBackoff() {
+  nextBackoff(fromMs = this.options.minBackoffMs) {
     const { minBackoffMs, maxBackoffMs } = this.options;
-    return backoffDelay(this.attempt++, minBackoffMs, maxBackoffMs, this.random);
+    return backoffDelay(this.attempt++, Math.max(minBackoffMs, fromMs), Math.max(maxBackoffMs, fromMs), this.random);
   }
 
   // --- frames from the server ------------------------------------------------------------

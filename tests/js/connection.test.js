@@ -89,6 +89,21 @@ test("4429 waits the long flood backoff, other codes the short jittered one", as
   second.connection.stop();
 });
 
+test("1013 (an instance shedding a reconnect storm) backs off with jitter from busyBackoffMs, then retries", async () => {
+  const server = new FakeStreamServer();
+  server.refuseWith = 1013;
+  const delays = new Set();
+  for (let i = 0; i < 12; i += 1) {
+    const { connection, states } = connect(server, { busyBackoffMs: 200, maxBackoffMs: 40 });
+    await waitFor(() => states.some((s) => s.retryInMs), "a retry");
+    const delay = states.find((s) => s.retryInMs).retryInMs;
+    assert.ok(delay >= 100 && delay <= 200, `first retry after 1013 in ${delay} ms, not within [100, 200]`);
+    delays.add(delay);
+    connection.stop();
+  }
+  assert.ok(delays.size > 3, `clients shed together come back at ${delays.size} distinct times only`);
+});
+
 test("a pong that does not come in time drops the connection and reconnects", async () => {
   const server = new FakeStreamServer({ heartbeat: 0.001 });
   server.pongs = false;
