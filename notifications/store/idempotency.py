@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +31,8 @@ from notifications.errors import IdempotencyKeyReused, ServiceError
 from notifications.models import IdempotencyRecord, ServiceClient
 
 MAX_KEY_LENGTH = 200
+# Batches at least this big go in by COPY on PostgreSQL (one REST call's record is a plain INSERT).
+COPY_FROM_ROWS = 20
 
 Answer = tuple[int, dict]
 
@@ -125,18 +127,37 @@ def perform_forget_expired(scopes: Iterable[Scope]) -> None:
 
 
 def perform_record(answers: list[tuple[Scope, Answer]]) -> None:
-    """Store the first answer of each key (one INSERT; a key taken meanwhile raises IntegrityError)."""
-    IdempotencyRecord.objects.bulk_create(
-        IdempotencyRecord(
-            principal=scope.principal,
-            key=scope.key,
-            endpoint=scope.endpoint,
-            request_hash=scope.request_hash,
-            status_code=status_code,
-            body=body,
+    """Store the first answer of each key in one statement; a key taken meanwhile raises IntegrityError.
+
+    On PostgreSQL the rows go in by COPY: a batch of the AMQP ingress stores
+    hundreds, and `bulk_create`'s per-row field preparation and array quoting
+    were a third of a batch's time in profiles.
+    """
+    now = timezone.now()
+    if connection.vendor != "postgresql" or len(answers) < COPY_FROM_ROWS:
+        IdempotencyRecord.objects.bulk_create(
+            IdempotencyRecord(
+                principal=scope.principal,
+                key=scope.key,
+                endpoint=scope.endpoint,
+                request_hash=scope.request_hash,
+                status_code=status_code,
+                body=body,
+                created_at=now,
+            )
+            for scope, (status_code, body) in answers
         )
-        for scope, (status_code, body) in answers
-    )
+        return
+    _copy_records(answers, now)
+
+
+def _copy_records(answers: list[tuple[Scope, Answer]], now: datetime) -> None:
+    columns = "principal, key, endpoint, request_hash, status_code, body, created_at"
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(f"COPY {IdempotencyRecord._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for scope, (status_code, body) in answers:
+                row = (scope.principal, scope.key, scope.endpoint, scope.request_hash, status_code)
+                copy.write_row((*row, json.dumps(body), now))
 
 
 def _keys_filter(scopes: Iterable[Scope]) -> Q | None:

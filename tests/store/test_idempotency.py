@@ -1,6 +1,7 @@
 """The one namespace of idempotency keys (REST's Idempotency-Key, AMQP's message_id): scope, lookup, races."""
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from notifications.errors import IdempotencyKeyReused
 from notifications.models import Event, IdempotencyRecord, ServiceClient
@@ -71,3 +72,16 @@ def test_live_records_are_found_for_many_keys_in_one_query(service, django_asser
 def test_unusable_keys(key):
     """Keys are 1 to 200 printable characters."""
     assert not idempotency.is_usable_key(key)
+
+
+@pytest.mark.django_db
+def test_a_batch_of_records_with_a_key_taken_meanwhile_raises_integrity_error_and_stores_none():
+    """The batch path (COPY on PostgreSQL) refuses as the plain INSERT does, so the caller falls back to one by one."""
+    scopes = [Scope("service:1", f"key-{n}", "/api/v1/events/", "h") for n in range(25)]
+    idempotency.perform_record([(scopes[7], (202, {"first": True}))])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        idempotency.perform_record([(scope, (202, {"n": n})) for n, scope in enumerate(scopes)])
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["key-7"]
+    idempotency.perform_record([(scope, (202, {"n": n})) for n, scope in enumerate(scopes) if n != 7])
+    stored = {record.key: record.body for record in IdempotencyRecord.objects.all()}
+    assert len(stored) == 25 and stored["key-3"] == {"n": 3} and stored["key-7"] == {"first": True}
