@@ -35,7 +35,7 @@ class Escalator:
         while True:
             try:
                 for item in await database_sync_to_async(escalations.claim_due)():
-                    await database_sync_to_async(escalate)(item)
+                    await database_sync_to_async(escalate_guarded)(item)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -48,6 +48,15 @@ class Escalator:
             logger.info("unseen escalation: off (NOTIFY_UNSEEN_AFTER_SECS is 0)")
         elif backend in ("console", "filebased", "locmem", "dummy"):
             logger.info("unseen escalation: e-mails go to the %s backend; set EMAIL_URL to send them", backend)
+
+
+def escalate_guarded(item) -> None:
+    """Escalate one claimed row; an unexpected error settles it as failed, so it is never retried in a loop."""
+    try:
+        escalate(item)
+    except Exception as exc:
+        logger.exception("unseen escalation failed", extra={"request_id": str(item.request_id)})
+        escalations.settle(item, [], f"failed: {type(exc).__name__}")
 
 
 def escalate(item) -> None:
@@ -78,7 +87,8 @@ def _send(user, tracked) -> tuple[str, list[str]]:
         "link": conf.public_url() + reverse("pages:request-detail", args=[tracked.pk]),
         "settings_link": conf.public_url() + reverse("pages:settings"),
     }
-    subject = f"{tracked.title} {context['outcome']}"
+    # One line: a title may hold line breaks, which a mail header must not.
+    subject = " ".join(f"{tracked.title} {context['outcome']}".split())
     try:
         send_mail(subject, render_to_string("notifications/email/unseen.txt", context), None, [user.email])
     except (smtplib.SMTPException, OSError) as exc:  # refused, unreachable: recorded on the row, not retried

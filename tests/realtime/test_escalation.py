@@ -8,7 +8,8 @@ from django.core import mail
 from django.utils import timezone
 
 from notifications.models import UnseenEscalation
-from notifications.realtime.escalation import escalate
+from notifications.realtime import escalation
+from notifications.realtime.escalation import escalate, escalate_guarded
 from notifications.store import actions, escalations
 
 
@@ -63,3 +64,25 @@ def test_an_escalation_settled_elsewhere_is_not_sent_twice(claimed):
     escalate(item)
     escalate(item)
     assert len(mail.outbox) == 1
+
+
+def test_a_title_with_line_breaks_makes_a_one_line_subject(db, settings):
+    """A mail header cannot hold a line break; the subject is the title on one line."""
+    user = get_user_model().objects.create_user("ada", email="ada@example.com", password="pw")
+    tracked, _ = actions.do_create_request(user, "Report\r\nBcc: everyone@example.com")
+    actions.do_publish_status(tracked.id, "succeeded")
+    UnseenEscalation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    [item] = escalations.claim_due()
+    escalate_guarded(item)
+    [message] = mail.outbox
+    assert message.subject == "Report Bcc: everyone@example.com succeeded"
+    assert message.to == ["ada@example.com"] and not message.bcc
+
+
+def test_an_unexpected_error_settles_the_row_instead_of_retrying_it_forever(claimed, monkeypatch):
+    item = claimed()
+    monkeypatch.setattr(escalation, "_send", lambda user, tracked: 1 / 0)
+    escalate_guarded(item)
+    settled = UnseenEscalation.objects.get()
+    assert settled.escalated_at is not None and settled.outcome == "failed: ZeroDivisionError"
+    assert escalations.claim_due() == []
