@@ -18,10 +18,21 @@ def readyz(request):
     return JsonResponse(body, status=200 if ready else 503)
 
 
+# Load balancers and orchestrators give a probe a second or two; the pool's own
+# wait (10 s) would make an unreachable database look like a hung process.
+DATABASE_CHECK_TIMEOUT_SECS = 2.0
+
+
 def _database() -> dict:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        pool = getattr(connection, "pool", None)  # PostgreSQL with a pool; SQLite has none
+        if pool is not None:
+            pool.open()
+            with pool.connection(timeout=DATABASE_CHECK_TIMEOUT_SECS) as pooled:
+                pooled.execute("SELECT 1")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
         return {"ok": True}
     except Exception as exc:  # any driver error means "not reachable"
         return {"ok": False, "error": exc.__class__.__name__}
