@@ -79,6 +79,7 @@ class Observation:
         self.meter = CpuMeter(processes)
         self.spies: list[subprocess.Popen] = []
         self.cpu = ""
+        self.cpu_by_name: dict[str, float] = {}
 
     def __enter__(self) -> "Observation":
         if self.folder is not None:
@@ -88,6 +89,7 @@ class Observation:
 
     def __exit__(self, *exc_info) -> None:
         self.cpu = self.meter.stop()
+        self.cpu_by_name = self.meter.used
         for spy in self.spies:
             spy.send_signal(signal.SIGINT)
         for spy in self.spies:
@@ -146,6 +148,7 @@ class CpuMeter:
     def __init__(self, processes: dict[str, list[int]]):
         self.processes = {**processes, **{name: pids_of(comm) for name, comm in self.SERVICES.items()}}
         self.started: dict[str, float] = {}
+        self.used: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
         now = {name: sum(cpu_seconds(pid) or 0.0 for pid in pids) for name, pids in self.processes.items()}
@@ -163,6 +166,7 @@ class CpuMeter:
         for name in gone:  # it exited: its time is in the reaped children's
             used[name] = used.pop(self.REAPED, 0.0)
         used.pop(self.REAPED, None)
+        self.used = used
         return ", ".join(
             f"{name} {seconds:.1f}" for name, seconds in sorted(used.items(), key=lambda x: -x[1]) if seconds >= 0.05
         )

@@ -7,6 +7,7 @@
     .venv/bin/python -m bench.run --only W1 W1-stomp W1-mqtt W2 W2-stomp W2-mqtt   # W1, W2 over JSON, STOMP, MQTT
     .venv/bin/python -m bench.run --only W4 --profile var/profiles   # py-spy profiles of the instances
     .venv/bin/python -m bench.run --only W5                 # status events through the AMQP ingress
+    .venv/bin/python -m bench.run --only ledger             # W1, W2 with the delivery ledger on and off, 3 rounds
     .venv/bin/python -m bench.run --server uvicorn --only W1 W2 W3 W4  # the same app under uvicorn
 
 Needs RabbitMQ (127.0.0.1:5672), Redis (127.0.0.1:6379, for the channels_redis
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from . import report
 from .ingress import ingress_workload
+from .ledger_cost import ledger_cost
 from .workloads import FULL, SHORT, Sizes, baseline_naive, baseline_redis, ours
 
 WORKLOADS = (
@@ -41,16 +43,23 @@ WORKLOADS = (
     "W2-mqtt",
     "W1-mqtt-qos1",
     "W2-mqtt-qos1",
+    "ledger",
 )
+# Workloads that start deployments of their own (the others share one of ours).
+SEPARATE_DEPLOYMENTS = {"W5", "baselines", "ledger"}
+# Run only when named: each compares two settings over several rounds, minutes of its own.
+OPT_IN = {"ledger"}
 
 
 async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | None, server: str) -> list[dict]:
-    rows = await ours(workdir, sizes, only, profile_dir, server)
+    rows = await ours(workdir, sizes, only, profile_dir, server) if only - SEPARATE_DEPLOYMENTS else []
     if server != "daphne":
         for row in rows:
             row["workload"] += f" on {server}"
     if "W5" in only and sizes.ingress_events:
         rows += await ingress_workload(workdir, sizes)
+    if "ledger" in only:
+        rows += await ledger_cost(workdir, sizes)
     if "baselines" in only:
         rows += await baseline_redis(workdir, sizes)
         rows += await baseline_naive(workdir, sizes)
@@ -75,7 +84,13 @@ def main() -> None:
         default=None,
         help="put the table into this markdown file (between its bench.run markers, if it has them)",
     )
-    parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), help="workloads to run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=WORKLOADS,
+        default=[w for w in WORKLOADS if w not in OPT_IN],
+        help="workloads to run (all but ledger by default)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="record py-spy profiles of our instances here")
     parser.add_argument(
         "--server", choices=["daphne", "uvicorn"], default="daphne", help="serve our instances with this ASGI server"
