@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from notifications.models import Event, EventDelivery, ReadMark
+from notifications.models import Event, EventDelivery, ReadMark, UnseenEscalation
 from notifications.protocol.cursors import Cursor
 from notifications.store import actions, ledger, retention, streams
 from notifications.store.retention import prune_expired_events
@@ -132,3 +132,18 @@ def test_the_delivery_ledger_past_the_history_is_pruned(ada, settings):
     assert retention.prune_all()["delivery ledger rows"] == 2
     assert list(EventDelivery.objects.values_list("seq", flat=True)) == [2]
     assert list(ReadMark.objects.values_list("position", flat=True)) == [2]
+
+
+def test_an_old_finished_request_goes_with_its_escalation_in_batches(ada, settings):
+    """Its events go over several batches, and the escalation row that points at its terminal event goes too."""
+    settings.NOTIFY_HISTORY_DAYS = 7
+    tracked, queued = actions.do_create_request(ada, "Old export")
+    steps = [actions.do_publish_status(tracked.id, "processing", p) for p in (10, 20, 30)]
+    done = actions.do_publish_status(tracked.id, "succeeded")
+    assert UnseenEscalation.objects.filter(event=done).exists()
+    age([queued, *steps, done], days=8)
+
+    assert prune_expired_events(batch=2) == 5
+    assert not Event.objects.exists()
+    assert not UnseenEscalation.objects.exists()
+    assert streams.stream_heads(ada.pk).is_pruned_past(Cursor(4, 0))
