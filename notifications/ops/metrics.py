@@ -41,6 +41,12 @@ REPLAY_LAG = Histogram(
     ["protocol"],
     buckets=(0.05, 0.25, 1, 5, 30, 60, 300, 1800, 3600, 6 * 3600, 86400, 7 * 86400),
 )
+DELIVERIES_CAUGHT_UP = Counter(
+    "notify_deliveries_caught_up",
+    "Live deliveries read from the database because the layer's copy was missing or late (a gap that stayed"
+    " open, a layer outage, a stream-heads check), by protocol; a share of notify_delivery_lag_seconds_count.",
+    ["protocol"],
+)
 TIME_TO_READ = Histogram(
     "notify_time_to_read_seconds",
     "From a request event's commit to the user's read marker passing it (read means a visible tab showed it).",
@@ -86,12 +92,17 @@ class LagObserver:
     def __init__(self, protocol: str):
         self._live = DELIVERY_LAG.labels(protocol=protocol)
         self._replay = REPLAY_LAG.labels(protocol=protocol)
+        self._caught_up = DELIVERIES_CAUGHT_UP.labels(protocol=protocol)
 
     def live(self, created_at: float) -> None:
         self._live.observe(max(0.0, time.time() - created_at))
 
     def replay(self, created_at: float) -> None:
         self._replay.observe(max(0.0, time.time() - created_at))
+
+    def caught_up(self, count: int) -> None:
+        """Count live deliveries that had to be read from the database (their lag is observed by `live`)."""
+        self._caught_up.inc(count)
 
 
 def observe_time_to_read(created_at: float) -> None:

@@ -33,6 +33,9 @@ MAX_QUEUED_MESSAGES = 1000
 REPLAY_PAGE = 500
 # How long a live message past a gap waits for the missing ones before the database is asked.
 REORDER_WAIT_SECS = 0.1
+# How a frame came to be sent: taken from the layer, read from the database because the layer's
+# copy was missing (a gap, an outage, a heads check), or read because a resume asked for it.
+LIVE, CAUGHT_UP, REPLAYED = "live", "caught_up", "replayed"
 
 
 class OrderedDelivery:
@@ -64,9 +67,9 @@ class OrderedDelivery:
         self._live = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        # frame, its cursor, created_at (Unix time), whether a resume replays it, the event's facts,
-        # its stream (0: announcements) and seq
-        self._pending_frames: list[tuple[str, Cursor, float, bool, EventFacts | None, int, int]] = []
+        # frame, its cursor, created_at (Unix time), how it came (LIVE, CAUGHT_UP, REPLAYED), the
+        # event's facts, its stream (0: announcements) and seq
+        self._pending_frames: list[tuple[str, Cursor, float, str, EventFacts | None, int, int]] = []
         # Live messages past a gap, by (is_announcement, seq), until the gap fills or is read.
         self._held: dict[tuple[bool, int], dict] = {}
         self._reorder_timer: asyncio.TimerHandle | None = None
@@ -152,7 +155,7 @@ class OrderedDelivery:
         if frame is not None:
             facts = self._live_facts(message) if self._send_routed is not None else None
             self._pending_frames.append(
-                (frame, self.position, message["created_at"], False, facts, message["user_id"] or 0, message["seq"])
+                (frame, self.position, message["created_at"], LIVE, facts, message["user_id"] or 0, message["seq"])
             )
 
     @staticmethod
@@ -199,8 +202,8 @@ class OrderedDelivery:
     async def _flush(self) -> int:
         """Send the pending frames; return how many went (a poison one is skipped)."""
         pending, self._pending_frames = self._pending_frames, []
-        skipped = 0
-        for text, cursor, created_at, replayed, facts, stream, seq in pending:
+        skipped = caught_up = 0
+        for text, cursor, created_at, path, facts, stream, seq in pending:
             try:
                 await self._send(text, cursor, facts)
             except (ValueError, TypeError) as exc:  # UnicodeEncodeError: a lone surrogate stored before checks
@@ -208,15 +211,19 @@ class OrderedDelivery:
                 skipped += 1
                 continue
             self._ledger.delivered(stream, seq, self._protocol_bit)
-            if replayed:
+            if path is REPLAYED:
                 self._lag.replay(created_at)
             else:
                 self._lag.live(created_at)
+                caught_up += path is CAUGHT_UP
+        if caught_up:
+            self._lag.caught_up(caught_up)
         return len(pending) - skipped
 
     def _stored_frame(self, frame: str, stored, replaying: bool) -> tuple:
         facts = stored.facts if self._send_routed is not None else None
-        return (frame, self.position, stored.created_at.timestamp(), replaying, facts, stored.user_id or 0, stored.seq)
+        path = REPLAYED if replaying else CAUGHT_UP
+        return (frame, self.position, stored.created_at.timestamp(), path, facts, stored.user_id or 0, stored.seq)
 
     async def _send(self, text: str, cursor: Cursor, facts: EventFacts | None) -> None:
         if self._send_routed is None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from prometheus_client import REGISTRY
 
 from notifications.protocol import frames
 from notifications.protocol.cursors import Cursor
@@ -62,6 +63,11 @@ class Collecting:
         self.others.append(("reset", reason))
 
 
+def caught_up() -> float:
+    """The live deliveries of JSON sockets this process had to read from the database, so far."""
+    return REGISTRY.get_sample_value("notify_deliveries_caught_up_total", {"protocol": "json"}) or 0
+
+
 async def started(sent: list) -> OrderedDelivery:
     delivery = OrderedDelivery(USER_ID, Cursor(0, 4), Collecting(sent))
     delivery.start(hold_live_secs=0)
@@ -76,14 +82,16 @@ async def wait_for_count(sent: list, count: int, timeout: float = 3.0) -> None:
 
 
 async def test_live_messages_in_order_are_sent_without_reading_the_database(database):
-    """The fast path: the next seq each time, no query."""
+    """The fast path: the next seq each time, no query, none counted as caught up."""
     sent = []
+    before = caught_up()
     delivery = await started(sent)
     for seq in (5, 6, 7):
         delivery.offer(live(seq))
     await wait_for_count(sent, 3)
     assert sent == [5, 6, 7]
     assert database.reads == []
+    assert caught_up() == before
     await delivery.stop()
 
 
@@ -107,11 +115,13 @@ async def test_a_gap_that_stays_open_is_read_from_the_database_once_in_order(dat
     """When seq 5 never comes live, it is read from the database after the wait; nothing is sent twice."""
     database.events.extend([stored(5), stored(6)])
     sent = []
+    before = caught_up()
     delivery = await started(sent)
     delivery.offer(live(6))
     await wait_for_count(sent, 2)
     assert sent == [5, 6]
     assert database.reads == [Cursor(0, 4)]
+    assert caught_up() == before + 2, "both events read from the database count as caught up"
     delivery.offer(live(6))  # a late duplicate
     delivery.offer(live(7))
     await wait_for_count(sent, 3)
