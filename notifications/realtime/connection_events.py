@@ -207,10 +207,10 @@ class WebhookSender:
             logger.exception("webhooks: storing an attempt failed; the delivery is retried when its lease ends")
 
     async def _post(self, client: httpx.AsyncClient, delivery) -> dict:
-        body = delivery.event.body.encode("utf-8")
+        body = delivery.body.encode("utf-8")
         headers = {
             "Content-Type": "application/json",
-            "X-Notify-Event": delivery.event.type,
+            "X-Notify-Event": delivery.event_type,
             "X-Notify-Signature": webhooks.sign(delivery.endpoint.secret, int(time.time()), body),
             "User-Agent": "notify-webhooks",
         }

@@ -132,3 +132,28 @@ def test_the_delivery_ledger_past_the_history_is_pruned(ada, settings):
     assert retention.prune_all()["delivery ledger rows"] == 2
     assert list(EventDelivery.objects.values_list("seq", flat=True)) == [2]
     assert list(ReadMark.objects.values_list("position", flat=True)) == [2]
+
+
+def test_a_pending_request_unseen_webhook_does_not_keep_old_connection_events(ada, settings):
+    """A request.unseen delivery still being retried has no connection event; old published ones still go."""
+    from notifications.models import ConnectionEvent, ServiceClient, UnseenEscalation, WebhookDelivery
+    from notifications.store import escalations, webhooks
+    from notifications.store.retention import prune_connection_events
+
+    settings.NOTIFY_HISTORY_DAYS = 7
+    billing = ServiceClient.objects.create(name="billing", token_hash="h" * 64, can_publish=True)
+    webhooks.save_endpoint("http://127.0.0.1:9/billing", "s", [], billing)
+    tracked, _ = actions.do_create_request(ada, "Payroll", publisher=billing)
+    actions.do_publish_status(tracked.pk, "succeeded")
+    UnseenEscalation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    escalations.settle(escalations.claim_due()[0], [], "no e-mail address")
+    ConnectionEvent.objects.create(
+        type="user.connected",
+        connection_id="old",
+        instance="a",
+        body="{}",
+        created_at=timezone.now() - timedelta(days=8),
+    )
+    ConnectionEvent.objects.update(published_at=timezone.now())
+    assert prune_connection_events() == 1
+    assert WebhookDelivery.objects.filter(escalation__isnull=False, delivered_at__isnull=True).count() == 1
