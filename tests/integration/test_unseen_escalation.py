@@ -47,10 +47,7 @@ class Escalating:
 
     def unseen_bodies(self, timeout: float, count: int) -> list[dict]:
         """Wait for `count` POSTs to the publishing service's endpoint; return their bodies, signatures checked."""
-        deadline = time.monotonic() + timeout
-        while len(self.publisher_hook.received()) < count and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return [verify(PUBLISHER_SECRET, request) for request in self.publisher_hook.received()]
+        return [verify(PUBLISHER_SECRET, request) for request in self.publisher_hook.wait_for(count, timeout)]
 
     def assert_nothing_unseen_elsewhere(self) -> None:
         """The service that published nothing got nothing; the operator's endpoint got no request.unseen."""

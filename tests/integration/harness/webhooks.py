@@ -49,6 +49,13 @@ class WebhookReceiver:
         with self.lock:
             return list(self.requests)
 
+    def wait_for(self, count: int, timeout: float) -> list[dict]:
+        """Return the requests received once there are `count` (or all there are at the timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(self.received()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.received()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
