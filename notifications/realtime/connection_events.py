@@ -6,7 +6,8 @@ the stored outbox. `ExchangePublisher` holds its own AMQP connection (the
 channel layer is at most once), declares the durable topic exchange, and
 publishes persistent messages under publisher confirms; only a confirmed
 event is marked published, so a broker outage delays events and loses
-none. `WebhookSender` POSTs due deliveries through one pooled httpx client,
+none. `WebhookSender` POSTs due deliveries (these events', and the
+`request.unseen` of publishing services) through one pooled httpx client,
 at most NOTIFY_WEBHOOK_CONCURRENCY at once per endpoint, so a hanging or
 failing receiver only delays its own deliveries; every attempt is stored.
 """
