@@ -163,3 +163,7 @@ def test_two_live_instances_never_both_send(escalating):
     assert Counter(body["request"]["id"] for body in bodies) == Counter(list(finished))
     assert len({body["event_id"] for body in bodies}) == len(titles)
     escalating.assert_nothing_unseen_elsewhere()
+    settled = {
+        i.name: i.log_path.read_text(errors="replace").count("event=escalation.settled") for i in (service.a, service.b)
+    }
+    assert sum(settled.values()) == len(titles), settled
