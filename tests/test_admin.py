@@ -208,7 +208,7 @@ async def test_a_requests_page_shows_its_delivery_ledger(hub):
 
 
 async def test_the_unseen_escalations_page_shows_how_each_was_escalated(hub):
-    """An escalated request lists e-mail and webhook, and the publishing service's delivery with its state."""
+    """An escalated request lists e-mail and webhook, the service's delivery with its state, and the body posted."""
 
     @database_sync_to_async
     def escalate_one(owner) -> None:
@@ -224,3 +224,8 @@ async def test_the_unseen_escalations_page_shows_how_each_was_escalated(hub):
     listing = await admin_get(client, reverse("admin:notifications_unseenescalation_changelist"))
     assert listing.status_code == 200
     assert b"billing: pending" in listing.content and b"webhook" in listing.content
+    item = await database_sync_to_async(UnseenEscalation.objects.get)()
+    page = await admin_get(client, reverse("admin:notifications_unseenescalation_change", args=[item.pk]))
+    assert page.status_code == 200 and b"request.unseen" in page.content
+    deliveries = await admin_get(client, reverse("admin:notifications_webhookdelivery_changelist"))
+    assert deliveries.status_code == 200 and b"request.unseen" in deliveries.content

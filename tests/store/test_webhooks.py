@@ -196,3 +196,5 @@ def test_the_admin_manages_a_service_s_webhook_on_its_page_and_refuses_mismatche
         {"url": endpoint.url, "service": billing.pk, "secret": "s", "events": ["user.connected"], "is_active": "on"},
     )
     assert refused.status_code == 200 and b"cannot take user.connected" in refused.content
+    listing = client.get("/admin/notifications/webhookendpoint/")
+    assert listing.status_code == 200 and b"billing" in listing.content
