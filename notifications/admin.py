@@ -32,7 +32,7 @@ from notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from notifications.store import actions, connection_events, ledger, presence, service_tokens
+from notifications.store import actions, connection_events, ledger, presence, service_tokens, webhooks
 from notifications.store.outbox import BAD_PAYLOAD_ERRORS
 
 # --- requests ----------------------------------------------------------------------------
@@ -298,6 +298,24 @@ class AnnouncementAdmin(admin.ModelAdmin):
 # --- service clients ---------------------------------------------------------------------
 
 
+class ServiceWebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "secret", "is_active")
+
+
+class ServiceWebhookInline(admin.TabularInline):
+    """The service's own webhook: it receives request.unseen of the requests this service published."""
+
+    model = WebhookEndpoint
+    form = ServiceWebhookForm
+    extra = 0
+    verbose_name = "webhook (request.unseen of this service's requests)"
+    verbose_name_plural = "webhooks (request.unseen of this service's requests)"
+
+
 @admin.register(ServiceClient)
 class ServiceClientAdmin(admin.ModelAdmin):
     list_display = ("name", "token_prefix", "can_publish", "can_broadcast", "is_active", "last_used_at", "rotated_at")
@@ -315,6 +333,11 @@ class ServiceClientAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("is_active", "token_prefix", "created_at", "rotated_at", "last_used_at")
     actions = ["rotate_tokens", "revoke_tokens"]
+    inlines = [ServiceWebhookInline]
+
+    def get_inlines(self, request: HttpRequest, obj=None) -> list:
+        """The webhook is set on the service's page once it exists (adding shows the token first)."""
+        return self.inlines if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: ServiceClient, form, change: bool) -> None:
         if change:
@@ -406,21 +429,35 @@ class ConnectionEventAdmin(ReadOnlyAdmin):
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        choices=[(t, t) for t in connection_events.TYPES],
+        choices=[(t, t) for t in (*connection_events.TYPES, *webhooks.SERVICE_EVENT_TYPES)],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every type.",
+        help_text="None ticked: every type it may take (without a service: connection events; with one: "
+        "request.unseen of that service's requests).",
     )
 
     class Meta:
         model = WebhookEndpoint
-        fields = ("url", "secret", "events", "is_active")
+        fields = ("url", "service", "secret", "events", "is_active")
+
+    def clean(self) -> dict:
+        """Refuse a type the endpoint may not take: a service's takes only what is about its own requests."""
+        cleaned = super().clean()
+        service = cleaned.get("service")
+        allowed = webhooks.SERVICE_EVENT_TYPES if service else connection_events.TYPES
+        refused = sorted(set(cleaned.get("events") or []) - set(allowed))
+        if refused:
+            whose = "A service's endpoint" if service else "An endpoint without a service"
+            self.add_error("events", f"{whose} cannot take {', '.join(refused)}.")
+        return cleaned
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ("url", "events", "is_active", "updated_at")
+    list_display = ("url", "service", "events", "is_active", "updated_at")
+    list_filter = ("is_active", ("service", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("service",)
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -435,17 +472,26 @@ class WebhookAttemptInline(admin.TabularInline):
         return False
 
 
+def delivery_state(delivery: WebhookDelivery) -> str:
+    if delivery.delivered_at:
+        return "delivered"
+    return "gave up" if delivery.gave_up_at else "retrying" if delivery.attempts else "pending"
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "endpoint", "event", "state", "attempts", "next_attempt_at", "delivered_at", "gave_up_at")
+    list_display = ("id", "endpoint", "subject", "state", "attempts", "next_attempt_at", "delivered_at", "gave_up_at")
     list_filter = ("endpoint", ("delivered_at", admin.EmptyFieldListFilter), ("gave_up_at", admin.EmptyFieldListFilter))
+    list_select_related = ("endpoint", "event", "escalation")
     inlines = [WebhookAttemptInline]
+
+    @admin.display(description="event")
+    def subject(self, delivery: WebhookDelivery) -> str:
+        return delivery.event_type if delivery.event_id is None else str(delivery.event)
 
     @admin.display(description="state")
     def state(self, delivery: WebhookDelivery) -> str:
-        if delivery.delivered_at:
-            return "delivered"
-        return "gave up" if delivery.gave_up_at else "retrying" if delivery.attempts else "pending"
+        return delivery_state(delivery)
 
 
 @admin.register(WebhookAttempt)
@@ -456,15 +502,24 @@ class WebhookAttemptAdmin(ReadOnlyAdmin):
 
 @admin.register(UnseenEscalation)
 class UnseenEscalationAdmin(ReadOnlyAdmin):
-    """Finished requests nobody saw in time: when each is due, and whether its owner was e-mailed."""
+    """Finished requests nobody saw in time: when each is due, whether its owner was e-mailed, which services told."""
 
-    list_display = ("request", "user", "state", "due_at", "escalated_at", "escalated_via", "outcome")
+    list_display = ("request", "user", "state", "due_at", "escalated_at", "escalated_via", "webhooks", "outcome")
     list_filter = (("escalated_at", admin.EmptyFieldListFilter), ("cancelled_at", admin.EmptyFieldListFilter))
     search_fields = ("request__title", "user__username")
     list_select_related = ("request", "user")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("webhook_deliveries__endpoint__service")
+
     @admin.display(description="state")
     def state(self, item: UnseenEscalation) -> str:
         if item.escalated_at:
-            return "escalated" if item.escalated_via else "settled without e-mail"
+            return "escalated" if item.escalated_via else "settled, nobody told"
         return "read in time" if item.cancelled_at else "waiting"
+
+    @admin.display(description="request.unseen webhooks")
+    def webhooks(self, item: UnseenEscalation) -> str:
+        """Each publishing service's delivery and its state (retries and answers are under Webhook deliveries)."""
+        deliveries = item.webhook_deliveries.all()
+        return ", ".join(f"{d.endpoint.service}: {delivery_state(d)}" for d in deliveries) or "–"

@@ -77,7 +77,10 @@ SETTINGS: dict[str, Setting] = {
     "NOTIFY_JWT_AUDIENCE": Setting(str, "", "the `aud` socket JWTs must carry; empty: not checked"),
     "NOTIFY_JWT_LEEWAY_SECS": Setting(int, 10, "clock skew allowed when checking a JWT's `exp`, `nbf` and `iat`"),
     "NOTIFY_UNSEEN_AFTER_SECS": Setting(
-        float, 900.0, "a finished request unread this long is e-mailed to its owner (0: never)"
+        float,
+        900.0,
+        "a finished request unread this long is e-mailed to its owner and sent as `request.unseen` to its "
+        "publishing services' webhooks (0: never)",
     ),
     "NOTIFY_DELIVERY_LEDGER": Setting(int, 1, "`0`: record no per-event delivery counts (the delivery ledger)"),
     "NOTIFY_PUBLIC_URL": Setting(str, "http://127.0.0.1:8000", "the site's address, for links in e-mails"),

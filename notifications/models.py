@@ -358,10 +358,26 @@ class ConnectionEvent(models.Model):
         return f"{self.type} {self.connection_id}"
 
 
+REQUEST_UNSEEN = "request.unseen"
+
+
 class WebhookEndpoint(models.Model):
-    """A receiver of connection events: POSTed, signed with its secret (PROTOCOL 5.2)."""
+    """A receiver of webhook events, POSTed and signed with its secret (PROTOCOL 5.2).
+
+    Without a service it is an operator's receiver of connection events. With
+    one it belongs to that publishing service and receives `request.unseen`
+    for the requests that service published, and nothing else.
+    """
 
     url = models.URLField(max_length=500, unique=True)
+    service = models.ForeignKey(
+        ServiceClient,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhooks",
+        help_text="The publishing service it belongs to: it then receives request.unseen of that service's requests.",
+    )
     secret = models.CharField(max_length=200, help_text='Signs each POST: HMAC-SHA256 of "t.body".')
     events = models.JSONField(default=list, help_text="Event types sent; empty: every type.")
     is_active = models.BooleanField(default=True)
@@ -376,7 +392,17 @@ class WebhookDelivery(models.Model):
     """One event owed to one endpoint: retried until a 2xx answer or until the retry window closes."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(ConnectionEvent, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(
+        ConnectionEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    escalation = models.ForeignKey(
+        "UnseenEscalation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+        help_text="The unseen finished request a request.unseen delivery is about.",
+    )
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -388,10 +414,29 @@ class WebhookDelivery(models.Model):
     class Meta:
         verbose_name_plural = "webhook deliveries"
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once"),
+            models.UniqueConstraint(fields=["endpoint", "escalation"], name="webhook_delivery_once_per_escalation"),
+            models.CheckConstraint(
+                condition=models.Q(event__isnull=False, escalation__isnull=True)
+                | models.Q(event__isnull=True, escalation__isnull=False),
+                name="webhook_delivery_one_subject",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.event} to {self.endpoint}"
+        subject = self.event if self.event_id is not None else f"{REQUEST_UNSEEN} {self.escalation_id}"
+        return f"{subject} to {self.endpoint}"
+
+    @property
+    def event_type(self) -> str:
+        """Return the type the POST names in `X-Notify-Event`."""
+        return self.event.type if self.event_id is not None else REQUEST_UNSEEN
+
+    @property
+    def body(self) -> str:
+        """Return the JSON body exactly as stored with what is delivered (a connection event, or an escalation)."""
+        return self.event.body if self.event_id is not None else self.escalation.webhook_body
 
 
 class WebhookAttempt(models.Model):
@@ -413,7 +458,7 @@ class WebhookAttempt(models.Model):
 
 
 class UnseenEscalation(models.Model):
-    """A finished request whose owner is e-mailed unless a client reads its terminal event in time.
+    """A finished request whose owner is e-mailed (and its publishing services told) unless it is read in time.
 
     One row per request (created with its terminal event), claimed by one
     instance at a time with a lease, so it is escalated at most once across
@@ -427,9 +472,14 @@ class UnseenEscalation(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     escalated_at = models.DateTimeField(null=True, blank=True)
-    escalated_via = models.JSONField(default=list, blank=True, help_text="How the owner was told: email.")
+    escalated_via = models.JSONField(
+        default=list, blank=True, help_text="How it was escalated: email (the owner), webhook (the publishing service)."
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True, help_text="A client read it in time.")
     outcome = models.CharField(max_length=200, blank=True, default="", help_text="What was done, or why nothing.")
+    webhook_body = models.TextField(
+        blank=True, default="", help_text="The request.unseen body posted to the publishing services' webhooks."
+    )
 
     class Meta:
         ordering = ["-due_at"]

@@ -1,13 +1,16 @@
 """The admin: every action goes through `actions`, so its effect shows live on connected sockets."""
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from notifications.models import Connection, Event, ServiceClient, TrackedRequest
-from notifications.store import actions, ledger, publishing
+from notifications.models import Connection, Event, ServiceClient, TrackedRequest, UnseenEscalation
+from notifications.store import actions, escalations, ledger, publishing, webhooks
 
 from .sockets import live_socket, make_user, receive_until
 
@@ -202,3 +205,27 @@ async def test_a_requests_page_shows_its_delivery_ledger(hub):
     html = page.content.decode()
     assert page.status_code == 200 and "Delivery ledger" in html
     assert "<td>queued</td>" in html and "<td>3</td><td>mqtt</td>" in html
+
+
+async def test_the_unseen_escalations_page_shows_how_each_was_escalated(hub):
+    """An escalated request lists e-mail and webhook, the service's delivery with its state, and the body posted."""
+
+    @database_sync_to_async
+    def escalate_one(owner) -> None:
+        billing = ServiceClient.objects.create(name="billing", token_hash="b" * 64, can_publish=True)
+        webhooks.save_endpoint("https://billing.example.org/hook", "s", [], billing)
+        tracked, _ = actions.do_create_request(owner, "Payroll", publisher=billing)
+        actions.do_publish_status(tracked.pk, "succeeded")
+        UnseenEscalation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+        escalations.settle(escalations.claim_due()[0], ["email"], "e-mail sent")
+
+    await escalate_one(await make_user("ada"))
+    client = await staff_client()
+    listing = await admin_get(client, reverse("admin:notifications_unseenescalation_changelist"))
+    assert listing.status_code == 200
+    assert b"billing: pending" in listing.content and b"webhook" in listing.content
+    item = await database_sync_to_async(UnseenEscalation.objects.get)()
+    page = await admin_get(client, reverse("admin:notifications_unseenescalation_change", args=[item.pk]))
+    assert page.status_code == 200 and b"request.unseen" in page.content
+    deliveries = await admin_get(client, reverse("admin:notifications_webhookdelivery_changelist"))
+    assert deliveries.status_code == 200 and b"request.unseen" in deliveries.content

@@ -6,7 +6,8 @@ the stored outbox. `ExchangePublisher` holds its own AMQP connection (the
 channel layer is at most once), declares the durable topic exchange, and
 publishes persistent messages under publisher confirms; only a confirmed
 event is marked published, so a broker outage delays events and loses
-none. `WebhookSender` POSTs due deliveries through one pooled httpx client,
+none. `WebhookSender` POSTs due deliveries (these events', and the
+`request.unseen` of publishing services) through one pooled httpx client,
 at most NOTIFY_WEBHOOK_CONCURRENCY at once per endpoint, so a hanging or
 failing receiver only delays its own deliveries; every attempt is stored.
 """
@@ -207,10 +208,10 @@ class WebhookSender:
             logger.exception("webhooks: storing an attempt failed; the delivery is retried when its lease ends")
 
     async def _post(self, client: httpx.AsyncClient, delivery) -> dict:
-        body = delivery.event.body.encode("utf-8")
+        body = delivery.body.encode("utf-8")
         headers = {
             "Content-Type": "application/json",
-            "X-Notify-Event": delivery.event.type,
+            "X-Notify-Event": delivery.event_type,
             "X-Notify-Signature": webhooks.sign(delivery.endpoint.secret, int(time.time()), body),
             "User-Agent": "notify-webhooks",
         }

@@ -2,8 +2,10 @@
 
 The schedule and its claims live in `store/escalations.py`; this loop claims
 what is due, sends the mail through Django's mail framework (EMAIL_URL) and
-records the outcome. A mail that cannot be sent is recorded as such, never
-retried in a loop: the user still has the page and the history.
+records the outcome, which also plans the `request.unseen` webhook of each
+publishing service that has one (sent by the webhook sender, retried). A
+mail that cannot be sent is recorded as such, never retried in a loop: the
+user still has the page and the history.
 """
 
 import asyncio
@@ -70,12 +72,18 @@ def escalate(item) -> None:
         outcome, via = "e-mail turned off by the user", []
     else:
         outcome, via = _send(user, item.request)
-    if escalations.settle(item, via, outcome):
-        metrics.ESCALATIONS.labels(outcome="email" if via else "none").inc()
+    settled_via = escalations.settle(item, via, outcome)
+    if settled_via is not None:
+        metrics.ESCALATIONS.labels(outcome="email" if "email" in settled_via else "none").inc()
         logger.info(
             "unseen request escalated: %s",
             outcome,
-            extra={"event": "escalation.settled", "request_id": str(item.request_id), "user_id": item.user_id},
+            extra={
+                "event": "escalation.settled",
+                "request_id": str(item.request_id),
+                "user_id": item.user_id,
+                "via": ",".join(settled_via) or "none",
+            },
         )
 
 

@@ -3,8 +3,10 @@
 The schedule is a row written in the terminal event's own transaction, so it
 survives the instance that stored it. Any instance claims due rows with a
 lease (`SKIP LOCKED` where the database has it, and a conditional update
-everywhere), so two instances never both escalate one request. Reading the
-event first (the read marker passing it) cancels it.
+everywhere), so two instances never both escalate one request. Settling a
+claim records the e-mail's outcome and plans the publishing services'
+`request.unseen` webhooks in one transaction. Reading the event first (the
+read marker passing it) cancels it.
 """
 
 import uuid
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from notifications import conf
 from notifications.models import TERMINAL_STATUSES, Event, NotificationPreference, StreamHead, UnseenEscalation
+from notifications.store import unseen_webhooks
 
 CLAIM_LEASE = timedelta(seconds=60)
 CLAIM_BATCH = 50
@@ -56,7 +59,9 @@ def claim_due(limit: int = CLAIM_BATCH) -> list[UnseenEscalation]:
         _pending().filter(pk__in=ids).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).update(
             claimed_until=now + CLAIM_LEASE, claim_token=token
         )
-    claimed = list(UnseenEscalation.objects.filter(claim_token=token, claimed_until__gt=now).select_related("request"))
+    claimed = list(
+        UnseenEscalation.objects.filter(claim_token=token, claimed_until__gt=now).select_related("request", "user")
+    )
     return [item for item in claimed if not _cancel_if_read(item)]
 
 
@@ -74,9 +79,22 @@ def holds(item: UnseenEscalation) -> bool:
     return _claimed(item).filter(claimed_until__gt=timezone.now()).exists()
 
 
-def settle(item: UnseenEscalation, via: list[str], outcome: str) -> bool:
-    """Record what was done for a claimed escalation; return False when its lease had passed to another claimer."""
-    return bool(_claimed(item).update(escalated_at=timezone.now(), escalated_via=via, outcome=outcome[:200]))
+def settle(item: UnseenEscalation, via: list[str], outcome: str) -> list[str] | None:
+    """Record what was done for a claimed escalation and plan its `request.unseen` webhooks, in one transaction.
+
+    Return how it was escalated (`via`, with `webhook` when a publishing
+    service has an endpoint), or None when its lease had passed to another
+    claimer: then nothing is recorded and no webhook planned, so each is once.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        endpoints = unseen_webhooks.endpoints_for(item)
+        body = unseen_webhooks.build_body(item, now) if endpoints else ""
+        via = [*via, "webhook"] if endpoints else via
+        if not _claimed(item).update(escalated_at=now, escalated_via=via, outcome=outcome[:200], webhook_body=body):
+            return None
+        unseen_webhooks.plan(item, endpoints, now)
+    return via
 
 
 def wants_email(user_id: int) -> bool:

@@ -99,7 +99,8 @@ def prune_connection_events(now=None) -> int:
     Their deliveries and attempts go with them (the admin's history of a webhook is as long as the events').
     """
     cutoff = (now or timezone.now()) - timedelta(days=conf.history_days())
-    unfinished = WebhookDelivery.objects.filter(delivered_at__isnull=True, gave_up_at__isnull=True)
+    # Only deliveries of connection events: a NULL in the subquery would make NOT IN keep every row.
+    unfinished = WebhookDelivery.objects.filter(delivered_at__isnull=True, gave_up_at__isnull=True, event__isnull=False)
     doomed = ConnectionEvent.objects.filter(created_at__lt=cutoff, published_at__isnull=False).exclude(
         pk__in=unfinished.values("event_id")
     )

@@ -1,7 +1,9 @@
 """Webhook endpoints and their deliveries (PROTOCOL 5.2): what each is owed, each attempt, the signature.
 
 A delivery is planned for each active endpoint that takes the event's type
-in the transaction that stores the event. Running instances claim due
+in the transaction that stores the event: connection events to operators'
+endpoints (no service), `request.unseen` to the endpoints of the services
+that published the request (`store/unseen_webhooks.py`). Running instances claim due
 deliveries with a lease, POST them (`realtime/connection_events.py`) and
 store every attempt; a failed one is due again after `retry_delay_secs`
 (the first retry within 10 s, then doubling, at most an hour apart) until
@@ -18,11 +20,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications import conf
-from notifications.models import ConnectionEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from notifications.models import (
+    REQUEST_UNSEEN,
+    ConnectionEvent,
+    ServiceClient,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 CLAIM_BATCH = 100
 ANSWER_KEPT_CHARS = 1000
 MAX_RETRY_DELAY_SECS = 3600.0
+SERVICE_EVENT_TYPES = (REQUEST_UNSEEN,)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -36,21 +46,35 @@ def retry_delay_secs(attempts: int) -> float:
     return min(conf.webhook_first_retry_secs() * 2 ** (attempts - 1), MAX_RETRY_DELAY_SECS)
 
 
-def save_endpoint(url: str, secret: str, events: list[str]) -> tuple[WebhookEndpoint, bool]:
-    """Create the endpoint of `url`, or update its secret and events; return it and whether it was created."""
+def save_endpoint(
+    url: str, secret: str, events: list[str], service: ServiceClient | None = None
+) -> tuple[WebhookEndpoint, bool]:
+    """Create the endpoint of `url`, or update its secret, events and service; return it and whether it was created."""
     return WebhookEndpoint.objects.update_or_create(
-        url=url, defaults={"secret": secret, "events": sorted(set(events)), "is_active": True}
+        url=url, defaults={"secret": secret, "events": sorted(set(events)), "is_active": True, "service": service}
     )
+
+
+def takes(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    """Return whether `endpoint` is owed events of `event_type`.
+
+    A service's endpoint takes only what is about that service's requests
+    (`request.unseen`), an operator's only connection events; within that,
+    its `events` list (empty: every type it may take).
+    """
+    if (event_type in SERVICE_EVENT_TYPES) != (endpoint.service_id is not None):
+        return False
+    return not endpoint.events or event_type in endpoint.events
 
 
 def plan_deliveries(events: list[ConnectionEvent]) -> int:
     """Owe each stored event to every active endpoint that takes its type (inside the storing transaction)."""
-    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True, service__isnull=True))
     rows = [
         WebhookDelivery(endpoint=endpoint, event=event, created_at=event.created_at, next_attempt_at=event.created_at)
         for event in events
         for endpoint in endpoints
-        if not endpoint.events or event.type in endpoint.events
+        if takes(endpoint, event.type)
     ]
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
@@ -72,7 +96,7 @@ def claim_due(limit: int = CLAIM_BATCH) -> list[WebhookDelivery]:
             .values_list("id", flat=True)[:limit]
         )
         WebhookDelivery.objects.filter(due, id__in=ids).update(claimed_until=now + lease, claim_token=token)
-    return list(WebhookDelivery.objects.filter(claim_token=token).select_related("endpoint", "event"))
+    return list(WebhookDelivery.objects.filter(claim_token=token).select_related("endpoint", "event", "escalation"))
 
 
 def record_attempt(

@@ -5,21 +5,18 @@ so concurrent runs on the shared broker never mix) collects what is published.
 """
 
 import asyncio
-import hashlib
-import hmac
 import json
 import random
 import secrets
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import carehare
 import pamqp.commands
 import pytest
 
 from .harness import UserSession, recv_json
+from .harness.webhooks import WebhookReceiver, verify
 
 PASSWORD = "correct-horse-battery"
 PRESENCE_TIMEOUT_SECS = 3
@@ -209,62 +206,11 @@ async def test_a_broker_cut_delays_connection_events_and_loses_none(events_deplo
     assert len(events) == 40
 
 
-class WebhookReceiver:
-    """A receiver in a thread: answers 500, hangs, or answers 204, as the test says; records every request."""
-
-    def __init__(self, mode: str = "ok"):
-        self.mode = mode
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                mode = receiver.mode
-                with receiver.lock:
-                    receiver.requests.append({"headers": dict(self.headers), "body": body, "mode": mode})
-                if mode == "hang":
-                    time.sleep(4)
-                    return
-                self.send_response(500 if mode == "fail" else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def count(self, mode: str) -> int:
-        with self.lock:
-            return sum(1 for r in self.requests if r["mode"] == mode)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 async def until(check, timeout: float = WAIT_SECS, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
         await asyncio.sleep(0.1)
-
-
-def verify(secret: str, request: dict) -> dict:
-    """Check the signature as docs/connection-events.md tells receivers to; return the body."""
-    fields = dict(part.split("=", 1) for part in request["headers"]["X-Notify-Signature"].split(","))
-    expected = hmac.new(secret.encode(), fields["t"].encode() + b"." + request["body"], hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(fields["v1"], expected)
-    assert abs(time.time() - int(fields["t"])) < 300
-    body = json.loads(request["body"])
-    assert request["headers"]["X-Notify-Event"] == body["type"]
-    return body
 
 
 async def test_webhooks_are_signed_and_retried_until_a_failing_then_hanging_receiver_recovers(events_deployment):

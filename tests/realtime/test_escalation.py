@@ -7,10 +7,10 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 
-from notifications.models import UnseenEscalation
+from notifications.models import ServiceClient, UnseenEscalation, WebhookDelivery
 from notifications.realtime import escalation
 from notifications.realtime.escalation import escalate, escalate_guarded
-from notifications.store import actions, escalations
+from notifications.store import actions, escalations, webhooks
 
 
 @pytest.fixture
@@ -86,3 +86,38 @@ def test_an_unexpected_error_settles_the_row_instead_of_retrying_it_forever(clai
     settled = UnseenEscalation.objects.get()
     assert settled.escalated_at is not None and settled.outcome == "failed: ZeroDivisionError"
     assert escalations.claim_due() == []
+
+
+@pytest.fixture
+def published_by_billing(db, settings):
+    """Return a function that finishes a request billing created (billing has a webhook) and claims it."""
+    billing = ServiceClient.objects.create(name="billing", token_hash="b" * 64, can_publish=True)
+    webhooks.save_endpoint("https://billing.example.org/hook", "billing-secret", [], billing)
+
+    def claim(email: str = "ada@example.com"):
+        user = get_user_model().objects.create_user("ada", email=email, password="pw")
+        tracked, _ = actions.do_create_request(user, "Payroll", publisher=billing)
+        actions.do_publish_status(tracked.id, "succeeded")
+        UnseenEscalation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+        [item] = escalations.claim_due()
+        return item
+
+    return claim
+
+
+def test_the_publishing_service_is_told_with_the_e_mail(published_by_billing):
+    """One mail and one request.unseen delivery; the row says both."""
+    escalate(published_by_billing())
+    assert len(mail.outbox) == 1
+    assert WebhookDelivery.objects.get().event_type == "request.unseen"
+    settled = UnseenEscalation.objects.get()
+    assert settled.escalated_via == ["email", "webhook"] and settled.outcome == "e-mail sent"
+
+
+def test_the_service_is_told_even_when_the_owner_gets_no_mail(published_by_billing):
+    """No address: no mail, but the webhook is the service's, so it still goes."""
+    escalate(published_by_billing(email=""))
+    assert mail.outbox == []
+    assert WebhookDelivery.objects.count() == 1
+    settled = UnseenEscalation.objects.get()
+    assert settled.escalated_via == ["webhook"] and settled.outcome == "no e-mail address"

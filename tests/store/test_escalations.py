@@ -68,8 +68,8 @@ def test_a_due_escalation_is_claimed_by_one_claimer_until_its_lease_ends(ada):
     assert escalations.claim_due() == []
     UnseenEscalation.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
     [second] = escalations.claim_due()
-    assert escalations.settle(first, ["email"], "e-mail sent") is False
-    assert escalations.settle(second, ["email"], "e-mail sent") is True
+    assert escalations.settle(first, ["email"], "e-mail sent") is None
+    assert escalations.settle(second, ["email"], "e-mail sent") == ["email"]
     item = UnseenEscalation.objects.get()
     assert item.escalated_via == ["email"] and item.escalated_at is not None
     UnseenEscalation.objects.update(claimed_until=None)

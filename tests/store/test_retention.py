@@ -147,3 +147,28 @@ def test_an_old_finished_request_goes_with_its_escalation_in_batches(ada, settin
     assert not Event.objects.exists()
     assert not UnseenEscalation.objects.exists()
     assert streams.stream_heads(ada.pk).is_pruned_past(Cursor(4, 0))
+
+
+def test_a_pending_request_unseen_webhook_does_not_keep_old_connection_events(ada, settings):
+    """A request.unseen delivery still being retried has no connection event; old published ones still go."""
+    from notifications.models import ConnectionEvent, ServiceClient, UnseenEscalation, WebhookDelivery
+    from notifications.store import escalations, webhooks
+    from notifications.store.retention import prune_connection_events
+
+    settings.NOTIFY_HISTORY_DAYS = 7
+    billing = ServiceClient.objects.create(name="billing", token_hash="h" * 64, can_publish=True)
+    webhooks.save_endpoint("http://127.0.0.1:9/billing", "s", [], billing)
+    tracked, _ = actions.do_create_request(ada, "Payroll", publisher=billing)
+    actions.do_publish_status(tracked.pk, "succeeded")
+    UnseenEscalation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    escalations.settle(escalations.claim_due()[0], [], "no e-mail address")
+    ConnectionEvent.objects.create(
+        type="user.connected",
+        connection_id="old",
+        instance="a",
+        body="{}",
+        created_at=timezone.now() - timedelta(days=8),
+    )
+    ConnectionEvent.objects.update(published_at=timezone.now())
+    assert prune_connection_events() == 1
+    assert WebhookDelivery.objects.filter(escalation__isnull=False, delivered_at__isnull=True).count() == 1

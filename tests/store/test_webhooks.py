@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from notifications.models import ConnectionEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from notifications.models import ConnectionEvent, ServiceClient, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.store import connection_events, webhooks
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +135,66 @@ def test_an_endpoint_added_in_the_admin_stores_its_event_types(client, django_us
     assert answer.status_code == 302
     endpoint = WebhookEndpoint.objects.get()
     assert (endpoint.url, endpoint.secret, endpoint.events) == ("https://example.org/in", "s3", ["user.connected"])
+
+
+def test_create_webhook_with_a_service_makes_that_service_s_request_unseen_endpoint():
+    """`--service` ties the endpoint to the service and to request.unseen; connection events are refused for it."""
+    billing = ServiceClient.objects.create(name="billing", token_hash="b" * 64, can_publish=True)
+    out = io.StringIO()
+    call_command(
+        "create_webhook", "https://billing.example.org/hook", "--secret", "s", "--service", "billing", stdout=out
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.service, endpoint.events) == (billing, ["request.unseen"])
+    assert "of service billing" in out.getvalue()
+    with pytest.raises(CommandError, match="cannot take user.connected"):
+        call_command(
+            "create_webhook",
+            "https://b.example.org/",
+            "--secret",
+            "s",
+            "--service",
+            "billing",
+            "--event",
+            "user.connected",
+        )
+    with pytest.raises(CommandError, match="cannot take request.unseen"):
+        call_command("create_webhook", "https://ops.example.org/", "--secret", "s", "--event", "request.unseen")
+    with pytest.raises(CommandError, match="no service client named"):
+        call_command("create_webhook", "https://x.example.org/", "--secret", "s", "--service", "nobody")
+
+
+def test_a_service_s_endpoint_gets_no_connection_events(django_user_model):
+    """Connection events of every user go to operators' endpoints only, never to a publishing service's."""
+    billing = ServiceClient.objects.create(name="billing", token_hash="b" * 64, can_publish=True)
+    webhooks.save_endpoint("https://billing.example.org/hook", "s", [], billing)
+    webhooks.save_endpoint("https://ops.example.org/hook", "s", [])
+    stored_event(django_user_model.objects.create_user("ada"))
+    assert [d.endpoint.url for d in WebhookDelivery.objects.all()] == ["https://ops.example.org/hook"]
+
+
+def test_the_admin_manages_a_service_s_webhook_on_its_page_and_refuses_mismatched_types(client, django_user_model):
+    """The service's page edits its webhook; the endpoint form refuses connection events for a service's endpoint."""
+    client.force_login(django_user_model.objects.create_superuser("boss", password="pw"))
+    billing = ServiceClient.objects.create(name="billing", token_hash="b" * 64, can_publish=True)
+    page = f"/admin/notifications/serviceclient/{billing.pk}/change/"
+    form = {
+        "name": "billing",
+        "can_publish": "on",
+        "webhooks-TOTAL_FORMS": "1",
+        "webhooks-INITIAL_FORMS": "0",
+        "webhooks-0-url": "https://billing.example.org/hook",
+        "webhooks-0-secret": "billing-secret",
+        "webhooks-0-is_active": "on",
+    }
+    assert client.get(page).status_code == 200
+    assert client.post(page, form).status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.service, endpoint.url, endpoint.events) == (billing, "https://billing.example.org/hook", [])
+    refused = client.post(
+        f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/",
+        {"url": endpoint.url, "service": billing.pk, "secret": "s", "events": ["user.connected"], "is_active": "on"},
+    )
+    assert refused.status_code == 200 and b"cannot take user.connected" in refused.content
+    listing = client.get("/admin/notifications/webhookendpoint/")
+    assert listing.status_code == 200 and b"billing" in listing.content

@@ -6,6 +6,8 @@
 - `UserSession`, `TokenClient`, `connect_ws` and the `recv_*` helpers: the clients.
 - `raw_stomp.RawStomp`: STOMP on a raw socket, where ERROR and the close code show.
 - `sockets`: one client per protocol (json, stomp, mqtt, sse, sockjs-json, sockjs-stomp) to open and end a socket.
+- `mail.smtp_server()`: a real SMTP server (aiosmtpd) whose `Mailbox` keeps every message.
+- `webhooks.WebhookReceiver`: a real HTTP receiver of webhook POSTs; `webhooks.verify` checks a signature.
 """
 
 from .client import (
