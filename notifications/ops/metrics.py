@@ -57,7 +57,8 @@ EVENTS_SKIPPED = Counter(
 )
 ESCALATIONS = Counter(
     "notify_unseen_escalations",
-    "Finished requests nobody saw in time, settled by this process: e-mailed (email) or not (none).",
+    "Finished requests nobody saw in time, settled by this process, once per channel that told someone"
+    " (email, webhook), or none.",
     ["outcome"],
 )
 FRAMES_RECEIVED = Counter("notify_frames_received", "Client frames (or packets) received, by protocol.", ["protocol"])

@@ -74,7 +74,8 @@ def escalate(item) -> None:
         outcome, via = _send(user, item.request)
     settled_via = escalations.settle(item, via, outcome)
     if settled_via is not None:
-        metrics.ESCALATIONS.labels(outcome="email" if "email" in settled_via else "none").inc()
+        for channel in settled_via or ["none"]:
+            metrics.ESCALATIONS.labels(outcome=channel).inc()
         logger.info(
             "unseen request escalated: %s",
             outcome,

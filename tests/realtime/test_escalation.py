@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from notifications.models import ServiceClient, UnseenEscalation, WebhookDelivery
 from notifications.realtime import escalation
@@ -105,13 +106,20 @@ def published_by_billing(db, settings):
     return claim
 
 
+def settled_by(channel: str) -> float:
+    return REGISTRY.get_sample_value("notify_unseen_escalations_total", {"outcome": channel}) or 0
+
+
 def test_the_publishing_service_is_told_with_the_e_mail(published_by_billing):
-    """One mail and one request.unseen delivery; the row says both."""
+    """One mail and one request.unseen delivery; the row says both, and the metric counts each channel once."""
+    before = {channel: settled_by(channel) for channel in ("email", "webhook", "none")}
     escalate(published_by_billing())
     assert len(mail.outbox) == 1
     assert WebhookDelivery.objects.get().event_type == "request.unseen"
     settled = UnseenEscalation.objects.get()
     assert settled.escalated_via == ["email", "webhook"] and settled.outcome == "e-mail sent"
+    after = {channel: settled_by(channel) for channel in before}
+    assert after == {"email": before["email"] + 1, "webhook": before["webhook"] + 1, "none": before["none"]}
 
 
 def test_the_service_is_told_even_when_the_owner_gets_no_mail(published_by_billing):
