@@ -1,4 +1,9 @@
-"""The workloads W1 to W4 and the baselines; each returns table rows (dicts) and prints them as JSON lines."""
+"""The workloads W1 to W4 and the baselines; each returns table rows (dicts) and prints them as JSON lines.
+
+A row the ratio table (bench/ratios.py) reads is tagged with its `system`
+(`ours-1`, `ours-2`, `naive`) and `case` (`W1 saturated`, `W1 at 1/s`, `W2`,
+`W2 one a call`, `W3`).
+"""
 
 import json
 import os
@@ -54,6 +59,15 @@ def observing(instances, profile_dir: Path | None = None):
     return observed
 
 
+def tag(row: dict, system: str | None, case: str) -> dict:
+    """Return the row with the `system` and `case` the ratio table finds it by (unchanged without a system)."""
+    return row if system is None else {**row, "system": system, "case": case}
+
+
+def instances_label(count: int) -> str:
+    return f"{count} instance" if count == 1 else f"{count} instances"
+
+
 def summarize(name: str, result: dict, started: float, protocol: str = "json", **extra) -> dict:
     span = max(1e-9, result["last_receipt"] - started)
     row = {
@@ -67,6 +81,7 @@ def summarize(name: str, result: dict, started: float, protocol: str = "json", *
         "per_sec": round(result["unique"] / span),
         **result["latency_ms"],
         **extra,
+        "load_1min": round(os.getloadavg()[0], 1),  # the machine is shared: how busy it was at the row's end
     }
     if result.get("failure"):
         row["failure"] = result["failure"]
@@ -110,9 +125,22 @@ async def notify_clients(instances, token: str, usernames: list[str], protocol: 
 
 
 async def broadcast_workload(
-    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed, row_protocol="json"
+    label,
+    publish_url,
+    fresh_clients,
+    protocol,
+    sizes,
+    publish_path,
+    body,
+    headers,
+    observed,
+    row_protocol="json",
+    system=None,
 ) -> list:
-    """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new clients."""
+    """W1: announcements to every client, saturated and at 1 a second, published on `publish_url`.
+
+    `fresh_clients()` gives new clients for each of the two.
+    """
     rows = []
     for count, rate, name in (
         (sizes.broadcasts, sizes.broadcast_rate, "W1 saturated"),
@@ -121,19 +149,32 @@ async def broadcast_workload(
         load = LoadGenerator(await fresh_clients(), protocol, expect=count, timeout=120 + count / rate)
         load.wait_ready()
         with observed(f"{name} ({label})", load) as seen:
-            started = await post_at_rate(instances[0].url, publish_path, count, rate, body, headers)
+            started = await post_at_rate(publish_url, publish_path, count, rate, body, headers)
             result = load.finish(timeout=120)
-        rows.append(summarize(f"{name} ({label})", result, started, row_protocol, cpu_seconds=seen.cpu))
+        row = summarize(f"{name} ({label})", result, started, row_protocol, cpu_seconds=seen.cpu)
+        rows.append(tag(row, system, name))
     return rows
 
 
 async def product_broadcasts(
-    label: str, instances, token: str, names: list[str], sizes: Sizes, observed, protocol: str = "json"
+    label: str,
+    instances,
+    token: str,
+    names: list[str],
+    sizes: Sizes,
+    observed,
+    protocol: str = "json",
+    publish_on=None,
+    system: str | None = None,
 ) -> list:
-    """W1 on instances of the product: announcements through the REST API, clients with fresh tickets."""
+    """W1 on instances of the product: announcements through the REST API, clients with fresh tickets.
+
+    The clients are spread over `instances`; the announcements are published
+    on `publish_on` (default: the first of them).
+    """
     return await broadcast_workload(
         label + LABELS[protocol],
-        instances,
+        (publish_on or instances[0]).url,
         lambda: notify_clients(instances, token, names, protocol),
         PROTOCOLS[protocol][0],
         sizes,
@@ -142,6 +183,7 @@ async def product_broadcasts(
         {"Authorization": f"Token {token}"},
         observed,
         protocol,
+        system,
     )
 
 
@@ -190,7 +232,7 @@ async def per_user_workload(
     """W2: status events round-robin over users, one client per user, published over every instance."""
     names = sorted(users)
     how = "one event a call" if per_call == 1 else f"batches of {per_call}"
-    name = f"W2 per-user (ours, {len(instances)} instances{LABELS[protocol]}, {how}, {workers} publishers)"
+    name = f"W2 per-user (ours, {instances_label(len(instances))}{LABELS[protocol]}, {how}, {workers} publishers)"
     urls = [instance.url for instance in instances]
     per_client = sizes.per_user_events // len(names)
     return await publish_statuses(
@@ -237,15 +279,28 @@ async def idle_connections(instance, token: str, names: list[str], count: int, o
     load.stop()
     row = {
         "workload": f"W3 idle connections (ours, 1 instance, {count})",
+        "system": "ours-1",
+        "case": "W3",
         "protocol": "json",
         "delivered": count,
         "connect_secs": round(connect_secs, 1),
         "connect_per_sec": round(count / max(1e-9, connect_secs)),
         "kib_per_connection": round((after - before) / count, 1),
         "cpu_seconds": seen.cpu,
+        "load_1min": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(row), flush=True)
     return row
+
+
+async def one_instance_broadcasts(instances, token: str, names: list[str], sizes: Sizes, observed) -> list[dict]:
+    """W1 with every client on A: published on A (one instance), then on B (what a load balancer does)."""
+    on_a = instances[:1]
+    rows = await product_broadcasts("ours, 1 instance", on_a, token, names, sizes, observed, system="ours-1")
+    label = "ours, 2 instances, sockets on A, published on B"
+    return rows + await product_broadcasts(
+        label, on_a, token, names, sizes, observed, publish_on=instances[1], system="ours-2"
+    )
 
 
 # --- the product, and the baselines ---------------------------------------------------------
@@ -275,14 +330,21 @@ async def ours(
             if workload_name("W1", protocol) in only:
                 label = "ours, 2 instances"
                 rows += await product_broadcasts(label, instances, token, names, sizes, observed, protocol)
+        if "W1" in only:
+            rows += await one_instance_broadcasts(instances, token, names, sizes, observed)
         for per_call, workers in ((sizes.batch, 8), (1, 32)):
             for protocol in PROTOCOLS:
                 if workload_name("W2", protocol) in only:
+                    row = await per_user_workload(instances, token, users, sizes, per_call, workers, observed, protocol)
                     rows.append(
-                        await per_user_workload(instances, token, users, sizes, per_call, workers, observed, protocol)
+                        tag(row, "ours-2", "W2" if per_call > 1 else "W2 one a call") if protocol == "json" else row
                     )
+        if "W2" in only:
+            row = await per_user_workload(instances[:1], token, users, sizes, sizes.batch, 8, observed)
+            rows.append(tag(row, "ours-1", "W2"))
         if "W4" in only:
             rows += await publish_workload(instances, token, users, sizes, observed)
+            rows[-1] = tag(rows[-1], "ours-1", "W2 one a call")  # 32 publishers to one instance
         if "W3" in only:
             rows.append(await idle_connections(instances[0], token, names, sizes.idle_connections, observed))
     return rows
@@ -322,7 +384,16 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
         label = "naive forwarder, 2 instances"
         observed = observing(instances)
         rows = await broadcast_workload(
-            label, instances, same_clients, "naive", sizes, "/publish", naive_announcement, {}, observed
+            label,
+            instances[0].url,
+            same_clients,
+            "naive",
+            sizes,
+            "/publish",
+            naive_announcement,
+            {},
+            observed,
+            system="naive",
         )
         per_client = sizes.per_user_events // len(groups)
         load = LoadGenerator(clients, "naive", expect=per_client, timeout=120)
@@ -333,7 +404,7 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
         with observed(name, load) as seen:
             started, _ = await post_as_fast(urls, {}, in_calls(messages, 1), 32, naive_call)
             result = load.finish(120)
-        rows.append(summarize(name, result, started, cpu_seconds=seen.cpu))
+        rows.append(tag(summarize(name, result, started, cpu_seconds=seen.cpu), "naive", "W2"))
         return rows
     finally:
         for instance in instances:
