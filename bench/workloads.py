@@ -59,16 +59,14 @@ def observing(instances, profile_dir: Path | None = None):
     return observed
 
 
-def tag(row: dict, system: str | None, case: str) -> dict:
-    """Return the row with the `system` and `case` the ratio table finds it by (unchanged without a system)."""
-    return row if system is None else {**row, "system": system, "case": case}
-
-
 def instances_label(count: int) -> str:
     return f"{count} instance" if count == 1 else f"{count} instances"
 
 
-def summarize(name: str, result: dict, started: float, protocol: str = "json", **extra) -> dict:
+def summarize(
+    name: str, result: dict, started: float, protocol: str = "json", system: str | None = None, case: str = "", **extra
+) -> dict:
+    """Return (and print as a JSON line) a row; with a `system`, tagged with it and `case` for the ratio table."""
     span = max(1e-9, result["last_receipt"] - started)
     row = {
         "workload": name,
@@ -83,6 +81,8 @@ def summarize(name: str, result: dict, started: float, protocol: str = "json", *
         **extra,
         "load_1min": round(os.getloadavg()[0], 1),  # the machine is shared: how busy it was at the row's end
     }
+    if system is not None:
+        row.update(system=system, case=case)
     if result.get("failure"):
         row["failure"] = result["failure"]
     print(json.dumps(row), flush=True)
@@ -151,8 +151,7 @@ async def broadcast_workload(
         with observed(f"{name} ({label})", load) as seen:
             started = await post_at_rate(publish_url, publish_path, count, rate, body, headers)
             result = load.finish(timeout=120)
-        row = summarize(f"{name} ({label})", result, started, row_protocol, cpu_seconds=seen.cpu)
-        rows.append(tag(row, system, name))
+        rows.append(summarize(f"{name} ({label})", result, started, row_protocol, system, name, cpu_seconds=seen.cpu))
     return rows
 
 
@@ -202,6 +201,8 @@ async def publish_statuses(
     workers: int,
     observed,
     protocol: str = "json",
+    system: str | None = None,
+    case: str = "",
 ) -> dict:
     """Connect one client per name, publish `per_client` status events to each as fast as `workers` go; one row."""
     clients = await notify_clients(instances, token, names, protocol)
@@ -220,6 +221,8 @@ async def publish_statuses(
         result,
         started,
         protocol,
+        system,
+        case,
         posts_per_sec=round(len(bodies) / published_secs),
         post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
         cpu_seconds=seen.cpu,
@@ -227,7 +230,15 @@ async def publish_statuses(
 
 
 async def per_user_workload(
-    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed, protocol: str = "json"
+    instances,
+    token: str,
+    users: dict,
+    sizes: Sizes,
+    per_call: int,
+    workers: int,
+    observed,
+    protocol: str = "json",
+    system: str | None = None,
 ) -> dict:
     """W2: status events round-robin over users, one client per user, published over every instance."""
     names = sorted(users)
@@ -235,8 +246,9 @@ async def per_user_workload(
     name = f"W2 per-user (ours, {instances_label(len(instances))}{LABELS[protocol]}, {how}, {workers} publishers)"
     urls = [instance.url for instance in instances]
     per_client = sizes.per_user_events // len(names)
+    case = "W2" if per_call > 1 else "W2 one a call"
     return await publish_statuses(
-        name, instances, urls, token, users, names, per_client, per_call, workers, observed, protocol
+        name, instances, urls, token, users, names, per_client, per_call, workers, observed, protocol, system, case
     )
 
 
@@ -259,6 +271,8 @@ async def publish_workload(instances, token: str, users: dict, sizes: Sizes, obs
             1,
             workers,
             observed,
+            system="ours-1" if workers == 32 else None,  # one event per POST to one instance, stored/s
+            case="W2 one a call",
         )
         for workers in (1, 8, 32)
     ]
@@ -335,16 +349,17 @@ async def ours(
         for per_call, workers in ((sizes.batch, 8), (1, 32)):
             for protocol in PROTOCOLS:
                 if workload_name("W2", protocol) in only:
-                    row = await per_user_workload(instances, token, users, sizes, per_call, workers, observed, protocol)
+                    system = "ours-2" if protocol == "json" else None
                     rows.append(
-                        tag(row, "ours-2", "W2" if per_call > 1 else "W2 one a call") if protocol == "json" else row
+                        await per_user_workload(
+                            instances, token, users, sizes, per_call, workers, observed, protocol, system
+                        )
                     )
         if "W2" in only:
-            row = await per_user_workload(instances[:1], token, users, sizes, sizes.batch, 8, observed)
-            rows.append(tag(row, "ours-1", "W2"))
+            one = instances[:1]
+            rows.append(await per_user_workload(one, token, users, sizes, sizes.batch, 8, observed, system="ours-1"))
         if "W4" in only:
             rows += await publish_workload(instances, token, users, sizes, observed)
-            rows[-1] = tag(rows[-1], "ours-1", "W2 one a call")  # 32 publishers to one instance
         if "W3" in only:
             rows.append(await idle_connections(instances[0], token, names, sizes.idle_connections, observed))
     return rows
@@ -404,7 +419,7 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
         with observed(name, load) as seen:
             started, _ = await post_as_fast(urls, {}, in_calls(messages, 1), 32, naive_call)
             result = load.finish(120)
-        rows.append(tag(summarize(name, result, started, cpu_seconds=seen.cpu), "naive", "W2"))
+        rows.append(summarize(name, result, started, "json", "naive", "W2", cpu_seconds=seen.cpu))
         return rows
     finally:
         for instance in instances:

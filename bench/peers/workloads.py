@@ -54,11 +54,6 @@ class Peer:
         return [{"url": self.url(user), "user": user} for user in users]
 
 
-def tagged(row: dict, peer: Peer, case: str) -> dict:
-    """Return the row with what the ratio table finds it by."""
-    return {**row, "system": peer.system, "case": case}
-
-
 async def check_delivering(peer: Peer) -> None:
     """Return once a message to a probe socket arrives: the peer's fan-out path is bound (socket.io binds lazily)."""
     client = CLIENTS[peer.protocol]({"url": peer.url(PROBE_USER), "user": PROBE_USER}, {"expect": 1})
@@ -94,7 +89,7 @@ async def broadcasts(peer: Peer, users: list[str], sizes: Sizes, observed) -> li
             started = await send_at_rate(publisher, BROADCAST, count, rate)
             await publisher.close()
             result = load.finish(timeout=120)
-        rows.append(tagged(summarize(name, result, started, peer.protocol, cpu_seconds=seen.cpu), peer, case))
+        rows.append(summarize(name, result, started, peer.protocol, peer.system, case, cpu_seconds=seen.cpu))
     return rows
 
 
@@ -112,8 +107,7 @@ async def per_user(peer: Peer, users: list[str], sizes: Sizes, observed) -> dict
         published_secs = max(1e-9, time.time() - started)
         result = load.finish(timeout=300)
     rate = round(len(streams) / published_secs)
-    row = summarize(name, result, started, peer.protocol, posts_per_sec=rate, cpu_seconds=seen.cpu)
-    return tagged(row, peer, "W2")
+    return summarize(name, result, started, peer.protocol, peer.system, "W2", posts_per_sec=rate, cpu_seconds=seen.cpu)
 
 
 def idle(peer: Peer, count: int, observed) -> dict:
@@ -134,9 +128,11 @@ def idle(peer: Peer, count: int, observed) -> dict:
         "kib_per_connection": round((after - before) / count, 1),
         "cpu_seconds": seen.cpu,
         "load_1min": round(os.getloadavg()[0], 1),
+        "system": peer.system,
+        "case": "W3",
     }
     print(json.dumps(row), flush=True)
-    return tagged(row, peer, "W3")
+    return row
 
 
 async def measure(peer: Peer, sizes: Sizes) -> list[dict]:
