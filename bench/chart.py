@@ -32,36 +32,41 @@ PANELS = [
 
 
 def draw(rows: list[dict], target: Path, title: str = "") -> None:
-    """Draw the two panels as grouped bars, one bar per system, into the PNG `target`."""
+    """Draw the panels as grouped bars, one bar per system, into the PNG `target`."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     figure_, axes = pyplot.subplots(1, len(PANELS), figsize=(13, 5.2))
-    width = 0.8 / len(SYSTEMS)
-    for axis, (panel_title, ylabel, log, groups) in zip(axes, PANELS, strict=True):
-        for i, (system, label) in enumerate(SYSTEMS.items()):
-            values = [figure(rows, case, system, field) for _, case, field in groups]
-            xs = [g + (i - (len(SYSTEMS) - 1) / 2) * width for g in range(len(groups))]
-            bars = axis.bar(xs, [math.nan if v is None else v for v in values], width, label=label)
-            for bar, value in zip(bars, values, strict=True):
-                if value is not None:  # a system not measured in this run has no bar
-                    text = f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
-                    axis.annotate(text, (bar.get_x() + width / 2, value), ha="center", va="bottom", fontsize=7)
-        axis.set_xticks(range(len(groups)), [group for group, _, _ in groups])
-        axis.set_title(panel_title, fontsize=10)
-        axis.set_ylabel(ylabel)
-        if log:
-            axis.set_yscale("log")
-        axis.grid(axis="y", alpha=0.3)
+    for axis, panel in zip(axes, PANELS, strict=True):
+        draw_panel(axis, rows, *panel)
     axes[0].legend(fontsize=8, loc="upper right")
     if title:
-        figure_.suptitle(title, fontsize=10)
+        figure_.suptitle(title, fontsize=9)
     figure_.tight_layout()
     target.parent.mkdir(parents=True, exist_ok=True)
     figure_.savefig(target, dpi=110)
     pyplot.close(figure_)
+
+
+def draw_panel(axis, rows: list[dict], title: str, ylabel: str, log: bool, groups: list[tuple]) -> None:
+    """One group of bars per workload, a bar per system with its figure on top; no bar where none was measured."""
+    width = 0.8 / len(SYSTEMS)
+    for i, (system, label) in enumerate(SYSTEMS.items()):
+        values = [figure(rows, case, system, field) for _, case, field in groups]
+        xs = [g + (i - (len(SYSTEMS) - 1) / 2) * width for g in range(len(groups))]
+        axis.bar(xs, [math.nan if v is None else v for v in values], width, label=label)
+        for x, value in zip(xs, values, strict=True):
+            if value is not None:
+                text = f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+                axis.annotate(text, (x, value), ha="center", va="bottom", fontsize=7)
+    axis.set_xticks(range(len(groups)), [group for group, _, _ in groups])
+    axis.set_title(title, fontsize=10)
+    axis.set_ylabel(ylabel)
+    if log:
+        axis.set_yscale("log")
+    axis.grid(axis="y", alpha=0.3)
 
 
 def save(rows: list[dict], chart: Path, title: str = "") -> Path:

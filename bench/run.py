@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -103,6 +104,8 @@ def main() -> None:
         "--server", choices=["daphne", "uvicorn"], default="daphne", help="serve our instances with this ASGI server"
     )
     args = parser.parse_args()
+    # A SIGTERM (timeout, CI) unwinds like an error, so every instance, peer and private node is stopped by PID.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench.run: terminated"))
     workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     print(f"instance logs: {workdir}", flush=True)
     load_at_start = os.getloadavg()
