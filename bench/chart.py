@@ -41,10 +41,11 @@ def draw(rows: list[dict], target: Path, title: str = "") -> None:
     figure_, axes = pyplot.subplots(1, len(PANELS), figsize=(13, 5.2))
     for axis, panel in zip(axes, PANELS, strict=True):
         draw_panel(axis, rows, *panel)
-    axes[0].legend(fontsize=8, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure_.legend(handles, labels, loc="lower center", ncol=len(SYSTEMS), fontsize=8, frameon=False)
     if title:
         figure_.suptitle(title, fontsize=9)
-    figure_.tight_layout()
+    figure_.tight_layout(rect=(0, 0.06, 1, 1))
     target.parent.mkdir(parents=True, exist_ok=True)
     figure_.savefig(target, dpi=110)
     pyplot.close(figure_)
