@@ -231,15 +231,15 @@ class SocketioClient(Client):
         self.pump = asyncio.ensure_future(self._pump(int(self.options.get("expect", 0))))
 
     async def _pump(self, expect: int) -> None:
-        while not expect or len(self.ids) < expect:
-            try:
+        try:
+            while not expect or len(self.ids) < expect:
                 raw = await self.ws.recv()
-            except ConnectionClosedOK:  # closed by us at the end (idle), or by the server: the counts say which
-                return
-            if raw == "2":
-                await self.ws.send("3")
-            elif raw.startswith("42"):
-                self.record(json.loads(raw[2:])[1], time.time())
+                if raw == "2":
+                    await self.ws.send("3")
+                elif raw.startswith("42"):
+                    self.record(json.loads(raw[2:])[1], time.time())
+        except ConnectionClosedOK:  # closed by us at the end (idle), or by the server: the counts say which
+            return
 
     async def read(self, expect: int) -> None:
         await self.pump
