@@ -18,9 +18,11 @@ def stomp_frame(command: str, headers: dict[str, str], body: str = "") -> str:
     return "\n".join(lines) + "\n\n" + body + "\x00"
 
 
-def stomp_connect(passcode: str | None) -> str:
-    """CONNECT for 1.2 without heart-beats, with a ticket in `passcode` when given."""
-    headers = {"accept-version": "1.2,1.1", "host": "localhost", "heart-beat": "0,0"}
+def stomp_connect(passcode: str | None, login: str | None = None, host: str = "localhost") -> str:
+    """CONNECT for 1.2 without heart-beats, with a ticket (or a broker password) in `passcode` when given."""
+    headers = {"accept-version": "1.2,1.1", "host": host, "heart-beat": "0,0"}
+    if login is not None:
+        headers["login"] = login
     if passcode is not None:
         headers["passcode"] = passcode
     return stomp_frame("CONNECT", headers)

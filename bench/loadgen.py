@@ -2,19 +2,21 @@
 
     python -m bench.loadgen SPEC.json RESULT.json
 
-SPEC: {"clients": [{"url": ..., "origin": ..., "ticket": ..., "qos": ...}], "protocol":
-"notify"|"stomp"|"mqtt"|"naive", "expect": deliveries expected per client
-(0: hold idle), "timeout": seconds}; an MQTT client's "qos" (default 0) is the QoS it
-subscribes with (at 1 it answers every PUBLISH with PUBACK).
+SPEC: {"clients": [{"url": ..., "origin": ..., "ticket": ..., "qos": ..., "user": ...}],
+"protocol": "notify"|"stomp"|"mqtt"|"naive"|"bare"|"socketio"|"webstomp", "expect":
+deliveries expected per client (0: hold idle), "timeout": seconds}; an MQTT client's
+"qos" (default 0) is the QoS it subscribes with (at 1 it answers every PUBLISH with
+PUBACK); a peer's client (bench/peers/) names its "user".
 It connects every client (JSON: resumes from the welcome's cursor; STOMP:
 CONNECT with the ticket as passcode, SUBSCRIBE `/user/queue/notifications`
 with ack auto and a receipt; MQTT: CONNECT with the ticket as password,
-SUBSCRIBE `notify/me/#`), prints `READY <n>` on stdout, then records each
-delivery's id, cursor and latency (now minus the publish time the publisher
-put in the event) until every client has `expect` deliveries, `timeout`
-passes, or a line arrives on stdin. RESULT gets counts (lost, duplicated,
-out of order: a cursor not greater than the socket's previous one) and
-latency percentiles.
+SUBSCRIBE `notify/me/#`; the peers' clients as their classes say), prints
+`READY <n>` on stdout, then records each delivery's id, cursor or stream
+sequence number and latency (now minus the publish time the publisher put in
+the event) until every client has `expect` deliveries, `timeout` passes, or a
+line arrives on stdin. RESULT gets counts (lost, duplicated, out of order: a
+cursor not greater than the socket's previous one, or a `seq` not greater
+than the previous one of its `stream` on that socket) and latency percentiles.
 """
 
 import asyncio
@@ -24,6 +26,7 @@ import threading
 import time
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedOK
 
 from . import framing
 
@@ -51,6 +54,7 @@ class Client:
         self.latencies: list[float] = []
         self.out_of_order = 0
         self.last_cursor = ""
+        self.last_seqs: dict[str, int] = {}
         self.ws = None
         self.last_at = 0.0
 
@@ -87,6 +91,11 @@ class Client:
             if cursor <= self.last_cursor:
                 self.out_of_order += 1
             self.last_cursor = cursor
+        seq = event.get("seq")
+        if seq is not None:  # a peer's per-stream sequence number, stamped by its publisher (bench/peers/)
+            if seq <= self.last_seqs.get(event["stream"], -1):
+                self.out_of_order += 1
+            self.last_seqs[event["stream"]] = seq
         sent = publish_time(event)
         if sent is not None:
             self.latencies.append(received - sent)
@@ -175,7 +184,76 @@ class MqttClient(Client):
                 self.record(json.loads(payload), received)
 
 
-CLIENTS = {"notify": JsonClient, "stomp": StompClient, "mqtt": MqttClient, "naive": NaiveClient}
+# --- the peers (bench/peers/): each message is one object {"id", "stream", "seq", "t"} ----------
+
+
+class BareClient(Client):
+    """The bare websockets server's socket (`/?user=N`): every message is one published object."""
+
+
+class WebStompClient(StompClient):
+    """RabbitMQ Web-STOMP: CONNECT as the broker's user, SUBSCRIBE `/topic/user.N` and `/topic/broadcast`."""
+
+    async def start(self) -> None:
+        await self.ws.send(framing.stomp_connect("guest", login="guest", host="/"))
+        await self._expect("CONNECTED")
+        await self.ws.send(framing.stomp_subscribe("0", f"/topic/user.{self.spec['user']}"))
+        await self.ws.send(framing.stomp_subscribe("1", "/topic/broadcast", receipt="subscribed"))
+        await self._expect("RECEIPT")
+
+    def events(self, raw) -> list[dict]:
+        events = []
+        for command, headers, body in framing.stomp_frames(raw):
+            if command != "MESSAGE":
+                raise RuntimeError(f"STOMP {command} while reading events: {headers} {body[:200]!r}")
+            events.append(json.loads(body))
+        return events
+
+
+class SocketioClient(Client):
+    """Socket.IO 5 on Engine.IO 4 over a WebSocket alone (no polling), as cheap as a client goes.
+
+    It CONNECTs the default namespace with `{"user": N}` as auth, then one task
+    per socket reads from the start: it answers every ping (`2` with `3`, or the
+    server drops the socket after 45 s, idle ones too) and records each EVENT
+    (`42["n", {...}]`).
+    """
+
+    async def start(self) -> None:
+        opened = await self.ws.recv()
+        if not opened.startswith("0"):
+            raise RuntimeError(f"Engine.IO OPEN expected, got {opened[:200]!r}")
+        await self.ws.send("40" + json.dumps({"user": self.spec["user"]}))
+        while (answer := await self.ws.recv()) == "2":
+            await self.ws.send("3")
+        if not answer.startswith("40"):
+            raise RuntimeError(f"Socket.IO CONNECT refused: {answer[:200]!r}")
+        self.pump = asyncio.ensure_future(self._pump(int(self.options.get("expect", 0))))
+
+    async def _pump(self, expect: int) -> None:
+        try:
+            while not expect or len(self.ids) < expect:
+                raw = await self.ws.recv()
+                if raw == "2":
+                    await self.ws.send("3")
+                elif raw.startswith("42"):
+                    self.record(json.loads(raw[2:])[1], time.time())
+        except ConnectionClosedOK:  # closed by us at the end (idle), or by the server: the counts say which
+            return
+
+    async def read(self, expect: int) -> None:
+        await self.pump
+
+
+CLIENTS = {
+    "notify": JsonClient,
+    "stomp": StompClient,
+    "mqtt": MqttClient,
+    "naive": NaiveClient,
+    "bare": BareClient,
+    "webstomp": WebStompClient,
+    "socketio": SocketioClient,
+}
 
 
 def percentile(values: list[float], share: float) -> float | None:

@@ -146,7 +146,9 @@ class CpuMeter:
     REAPED = "reaped children"
 
     def __init__(self, processes: dict[str, list[int]]):
-        self.processes = {**processes, **{name: pids_of(comm) for name, comm in self.SERVICES.items()}}
+        named = {pid for pids in processes.values() for pid in pids}  # a peer's private broker counts as the peer
+        services = {name: [pid for pid in pids_of(comm) if pid not in named] for name, comm in self.SERVICES.items()}
+        self.processes = {**processes, **services}
         self.started: dict[str, float] = {}
         self.used: dict[str, float] = {}
 

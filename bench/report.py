@@ -6,6 +6,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from . import ratios
+
 COLUMNS = [
     "workload",
     "protocol",
@@ -25,6 +27,7 @@ COLUMNS = [
     "connect_per_sec",
     "kib_per_connection",
     "cpu_seconds",
+    "load_1min",
 ]
 
 
@@ -48,26 +51,44 @@ def table(rows: list[dict]) -> str:
 # `--write` replaces what stands between these lines of an existing file (docs/benchmarks.md).
 BEGIN = "<!-- bench.run: the latest run, written by --write -->"
 END = "<!-- bench.run: end -->"
+# The ratio table's block, at the head of docs/benchmarks.md; written only by a run with tagged rows.
+RATIOS_BEGIN = "<!-- bench.run: ratio table, written by --write -->"
+RATIOS_END = "<!-- bench.run: ratio table end -->"
 
 
-def write(path: str, rows: list[dict], command: str) -> None:
-    """Write the table, headed by when and where it ran and the command, into `path`.
+def when() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def heading(command: str, load: str) -> str:
+    return f"Run finished {when()} on {machine()}; {versions()}.\n{load}Command: `{command}`\n\n"
+
+
+def write(path: str, rows: list[dict], command: str, load: str = "") -> None:
+    """Write the table, headed by when and where it ran (and the load, when given) and the command, into `path`.
 
     In a file that has the BEGIN and END lines, only what stands between them
     is replaced; a file without them gets the block appended; a new file is
-    the block alone.
+    the block alone. The ratio table goes the same way between RATIOS_BEGIN
+    and RATIOS_END, or before the table's block in a file without them.
     """
-    block = (
-        f"{BEGIN}\n"
-        f"Run finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; {versions()}.\n"
-        f"Command: `{command}`\n\n{table(rows)}\n"
-        f"{END}"
-    )
     target = Path(path)
     text = target.read_text() if target.exists() else ""
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        text = text + ("\n" if text and not text.endswith("\n") else "") + block + "\n"
+    text = replaced(text, BEGIN, END, f"{heading(command, load)}{table(rows)}\n")
+    if ratio_table := ratios.table(rows):
+        block = f"{heading(command, load)}{ratio_table}\n"
+        if RATIOS_BEGIN in text and RATIOS_END in text:
+            text = replaced(text, RATIOS_BEGIN, RATIOS_END, block)
+        else:
+            before, rest = text.split(BEGIN, 1)
+            text = before + f"{RATIOS_BEGIN}\n{block}{RATIOS_END}\n\n{BEGIN}" + rest
     target.write_text(text)
+
+
+def replaced(text: str, begin: str, end: str, body: str) -> str:
+    """Return `text` with `body` between its `begin` and `end` lines, or with the block appended without them."""
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        return before + block + rest.split(end, 1)[1]
+    return text + ("\n" if text and not text.endswith("\n") else "") + block + "\n"

@@ -1,4 +1,9 @@
-"""The workloads W1 to W4 and the baselines; each returns table rows (dicts) and prints them as JSON lines."""
+"""The workloads W1 to W4 and the baselines; each returns table rows (dicts) and prints them as JSON lines.
+
+A row the ratio table (bench/ratios.py) reads is tagged with its `system`
+(`ours-1`, `ours-2`, `naive`) and `case` (`W1 saturated`, `W1 at 1/s`, `W2`,
+`W2 one a call`, `W3`).
+"""
 
 import json
 import os
@@ -54,7 +59,14 @@ def observing(instances, profile_dir: Path | None = None):
     return observed
 
 
-def summarize(name: str, result: dict, started: float, protocol: str = "json", **extra) -> dict:
+def instances_label(count: int) -> str:
+    return f"{count} instance" if count == 1 else f"{count} instances"
+
+
+def summarize(
+    name: str, result: dict, started: float, protocol: str = "json", system: str | None = None, case: str = "", **extra
+) -> dict:
+    """Return (and print as a JSON line) a row; with a `system`, tagged with it and `case` for the ratio table."""
     span = max(1e-9, result["last_receipt"] - started)
     row = {
         "workload": name,
@@ -67,7 +79,10 @@ def summarize(name: str, result: dict, started: float, protocol: str = "json", *
         "per_sec": round(result["unique"] / span),
         **result["latency_ms"],
         **extra,
+        "load_1min": round(os.getloadavg()[0], 1),  # the machine is shared: how busy it was at the row's end
     }
+    if system is not None:
+        row.update(system=system, case=case)
     if result.get("failure"):
         row["failure"] = result["failure"]
     print(json.dumps(row), flush=True)
@@ -110,9 +125,22 @@ async def notify_clients(instances, token: str, usernames: list[str], protocol: 
 
 
 async def broadcast_workload(
-    label, instances, fresh_clients, protocol, sizes, publish_path, body, headers, observed, row_protocol="json"
+    label,
+    publish_url,
+    fresh_clients,
+    protocol,
+    sizes,
+    publish_path,
+    body,
+    headers,
+    observed,
+    row_protocol="json",
+    system=None,
 ) -> list:
-    """W1: announcements to every client, saturated and at 1 a second; `fresh_clients()` gives new clients."""
+    """W1: announcements to every client, saturated and at 1 a second, published on `publish_url`.
+
+    `fresh_clients()` gives new clients for each of the two.
+    """
     rows = []
     for count, rate, name in (
         (sizes.broadcasts, sizes.broadcast_rate, "W1 saturated"),
@@ -121,19 +149,31 @@ async def broadcast_workload(
         load = LoadGenerator(await fresh_clients(), protocol, expect=count, timeout=120 + count / rate)
         load.wait_ready()
         with observed(f"{name} ({label})", load) as seen:
-            started = await post_at_rate(instances[0].url, publish_path, count, rate, body, headers)
+            started = await post_at_rate(publish_url, publish_path, count, rate, body, headers)
             result = load.finish(timeout=120)
-        rows.append(summarize(f"{name} ({label})", result, started, row_protocol, cpu_seconds=seen.cpu))
+        rows.append(summarize(f"{name} ({label})", result, started, row_protocol, system, name, cpu_seconds=seen.cpu))
     return rows
 
 
 async def product_broadcasts(
-    label: str, instances, token: str, names: list[str], sizes: Sizes, observed, protocol: str = "json"
+    label: str,
+    instances,
+    token: str,
+    names: list[str],
+    sizes: Sizes,
+    observed,
+    protocol: str = "json",
+    publish_on=None,
+    system: str | None = None,
 ) -> list:
-    """W1 on instances of the product: announcements through the REST API, clients with fresh tickets."""
+    """W1 on instances of the product: announcements through the REST API, clients with fresh tickets.
+
+    The clients are spread over `instances`; the announcements are published
+    on `publish_on` (default: the first of them).
+    """
     return await broadcast_workload(
         label + LABELS[protocol],
-        instances,
+        (publish_on or instances[0]).url,
         lambda: notify_clients(instances, token, names, protocol),
         PROTOCOLS[protocol][0],
         sizes,
@@ -142,6 +182,7 @@ async def product_broadcasts(
         {"Authorization": f"Token {token}"},
         observed,
         protocol,
+        system,
     )
 
 
@@ -160,6 +201,8 @@ async def publish_statuses(
     workers: int,
     observed,
     protocol: str = "json",
+    system: str | None = None,
+    case: str = "",
 ) -> dict:
     """Connect one client per name, publish `per_client` status events to each as fast as `workers` go; one row."""
     clients = await notify_clients(instances, token, names, protocol)
@@ -178,6 +221,8 @@ async def publish_statuses(
         result,
         started,
         protocol,
+        system,
+        case,
         posts_per_sec=round(len(bodies) / published_secs),
         post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
         cpu_seconds=seen.cpu,
@@ -185,16 +230,25 @@ async def publish_statuses(
 
 
 async def per_user_workload(
-    instances, token: str, users: dict, sizes: Sizes, per_call: int, workers: int, observed, protocol: str = "json"
+    instances,
+    token: str,
+    users: dict,
+    sizes: Sizes,
+    per_call: int,
+    workers: int,
+    observed,
+    protocol: str = "json",
+    system: str | None = None,
 ) -> dict:
     """W2: status events round-robin over users, one client per user, published over every instance."""
     names = sorted(users)
     how = "one event a call" if per_call == 1 else f"batches of {per_call}"
-    name = f"W2 per-user (ours, {len(instances)} instances{LABELS[protocol]}, {how}, {workers} publishers)"
+    name = f"W2 per-user (ours, {instances_label(len(instances))}{LABELS[protocol]}, {how}, {workers} publishers)"
     urls = [instance.url for instance in instances]
     per_client = sizes.per_user_events // len(names)
+    case = "W2" if per_call > 1 else "W2 one a call"
     return await publish_statuses(
-        name, instances, urls, token, users, names, per_client, per_call, workers, observed, protocol
+        name, instances, urls, token, users, names, per_client, per_call, workers, observed, protocol, system, case
     )
 
 
@@ -217,6 +271,8 @@ async def publish_workload(instances, token: str, users: dict, sizes: Sizes, obs
             1,
             workers,
             observed,
+            system="ours-1" if workers == 32 else None,  # one event per POST to one instance, stored/s
+            case="W2 one a call",
         )
         for workers in (1, 8, 32)
     ]
@@ -237,15 +293,28 @@ async def idle_connections(instance, token: str, names: list[str], count: int, o
     load.stop()
     row = {
         "workload": f"W3 idle connections (ours, 1 instance, {count})",
+        "system": "ours-1",
+        "case": "W3",
         "protocol": "json",
         "delivered": count,
         "connect_secs": round(connect_secs, 1),
         "connect_per_sec": round(count / max(1e-9, connect_secs)),
         "kib_per_connection": round((after - before) / count, 1),
         "cpu_seconds": seen.cpu,
+        "load_1min": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(row), flush=True)
     return row
+
+
+async def one_instance_broadcasts(instances, token: str, names: list[str], sizes: Sizes, observed) -> list[dict]:
+    """W1 with every client on A: published on A (one instance), then on B (what a load balancer does)."""
+    on_a = instances[:1]
+    rows = await product_broadcasts("ours, 1 instance", on_a, token, names, sizes, observed, system="ours-1")
+    label = "ours, 2 instances, sockets on A, published on B"
+    return rows + await product_broadcasts(
+        label, on_a, token, names, sizes, observed, publish_on=instances[1], system="ours-2"
+    )
 
 
 # --- the product, and the baselines ---------------------------------------------------------
@@ -275,12 +344,20 @@ async def ours(
             if workload_name("W1", protocol) in only:
                 label = "ours, 2 instances"
                 rows += await product_broadcasts(label, instances, token, names, sizes, observed, protocol)
+        if "W1" in only:
+            rows += await one_instance_broadcasts(instances, token, names, sizes, observed)
         for per_call, workers in ((sizes.batch, 8), (1, 32)):
             for protocol in PROTOCOLS:
                 if workload_name("W2", protocol) in only:
+                    system = "ours-2" if protocol == "json" else None
                     rows.append(
-                        await per_user_workload(instances, token, users, sizes, per_call, workers, observed, protocol)
+                        await per_user_workload(
+                            instances, token, users, sizes, per_call, workers, observed, protocol, system
+                        )
                     )
+        if "W2" in only:
+            one = instances[:1]
+            rows.append(await per_user_workload(one, token, users, sizes, sizes.batch, 8, observed, system="ours-1"))
         if "W4" in only:
             rows += await publish_workload(instances, token, users, sizes, observed)
         if "W3" in only:
@@ -322,7 +399,16 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
         label = "naive forwarder, 2 instances"
         observed = observing(instances)
         rows = await broadcast_workload(
-            label, instances, same_clients, "naive", sizes, "/publish", naive_announcement, {}, observed
+            label,
+            instances[0].url,
+            same_clients,
+            "naive",
+            sizes,
+            "/publish",
+            naive_announcement,
+            {},
+            observed,
+            system="naive",
         )
         per_client = sizes.per_user_events // len(groups)
         load = LoadGenerator(clients, "naive", expect=per_client, timeout=120)
@@ -333,7 +419,7 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
         with observed(name, load) as seen:
             started, _ = await post_as_fast(urls, {}, in_calls(messages, 1), 32, naive_call)
             result = load.finish(120)
-        rows.append(summarize(name, result, started, cpu_seconds=seen.cpu))
+        rows.append(summarize(name, result, started, "json", "naive", "W2", cpu_seconds=seen.cpu))
         return rows
     finally:
         for instance in instances:

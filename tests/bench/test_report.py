@@ -41,3 +41,17 @@ def test_a_file_without_the_block_gets_it_appended(tmp_path):
     report.write(str(target), [ROW], "python -m bench.run")
     text = target.read_text()
     assert text.startswith("my notes\n" + report.BEGIN)
+
+
+def test_tagged_rows_put_the_ratio_table_between_its_own_markers(tmp_path):
+    """A run with rows the ratio table knows writes it between its markers, above the raw table, then replaces it."""
+    target = tmp_path / "benchmarks.md"
+    target.write_text(f"# Benchmarks\n\n{report.BEGIN}\nold table\n{report.END}\n")
+    tagged = {**ROW, "system": "webstomp", "case": "W2"}
+    report.write(str(target), [tagged], "python -m bench.run --only peers", load="Load average 1.0.\n")
+    first = target.read_text()
+    assert first.index(report.RATIOS_BEGIN) < first.index(report.RATIOS_END) < first.index(report.BEGIN)
+    assert "| W2 per-user events, delivered/s | 5 |" in first and "Load average 1.0." in first
+    report.write(str(target), [{**tagged, "per_sec": 7}], "python -m bench.run --only peers")
+    second = target.read_text()
+    assert second.count(report.RATIOS_BEGIN) == 1 and "| W2 per-user events, delivered/s | 7 |" in second
