@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import caught_up
+
 ROOT = Path(__file__).resolve().parent.parent
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -70,8 +72,19 @@ class Observation:
     time, not threads waiting on sockets.
     """
 
-    def __init__(self, name: str, instances: dict[str, int], load: "LoadGenerator | None", folder: Path | None):
+    def __init__(
+        self,
+        name: str,
+        instances: dict[str, int],
+        load: "LoadGenerator | None",
+        folder: Path | None,
+        scraped: list | None = None,
+    ):
         self.name, self.instances, self.folder = name, instances, folder
+        # Instances of ours whose /metrics tell how much live delivery was caught up from the database.
+        self.scraped = scraped or []
+        self._counts_before: dict[str, float] | None = None
+        self.caught_up_pct: float | None = None
         processes = {label: [pid] for label, pid in instances.items()}
         processes["publishers"] = [os.getpid()]
         if load is not None:
@@ -84,12 +97,16 @@ class Observation:
     def __enter__(self) -> "Observation":
         if self.folder is not None:
             self._start_spies()
+        if self.scraped:
+            self._counts_before = caught_up.counts(self.scraped)
         self.meter.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.cpu = self.meter.stop()
         self.cpu_by_name = self.meter.used
+        if self._counts_before is not None and exc_info[0] is None:
+            self.caught_up_pct = caught_up.share_pct(self._counts_before, caught_up.counts(self.scraped))
         for spy in self.spies:
             spy.send_signal(signal.SIGINT)
         for spy in self.spies:

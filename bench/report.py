@@ -27,6 +27,7 @@ COLUMNS = [
     "connect_per_sec",
     "kib_per_connection",
     "cpu_seconds",
+    "caught_up_pct",
     "load_1min",
 ]
 

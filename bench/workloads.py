@@ -50,11 +50,18 @@ FULL = Sizes(1000, 200, 50, 20, 10_000, 10_000, 600, ingress_events=10_000)
 SHORT = Sizes(40, 20, 20, 3, 240, 200, 60, batch=20)
 
 
-def observing(instances, profile_dir: Path | None = None):
-    """Return what observes a workload on these instances: their CPU too, and py-spy profiles into `profile_dir`."""
+def observing(instances, profile_dir: Path | None = None, ours: bool = True):
+    """Return what observes a workload on these instances: their CPU too, and py-spy profiles into `profile_dir`.
+
+    On instances of ours (`ours`) it also reads from their /metrics how much
+    live delivery was caught up from the database.
+    """
+    scraped = list(instances) if ours else []
 
     def observed(name: str, load: LoadGenerator | None) -> Observation:
-        return Observation(name, {instance.name: instance.pid for instance in instances}, load, profile_dir)
+        return Observation(
+            name, {instance.name: instance.pid for instance in instances}, load, profile_dir, scraped=scraped
+        )
 
     return observed
 
@@ -151,7 +158,18 @@ async def broadcast_workload(
         with observed(f"{name} ({label})", load) as seen:
             started = await post_at_rate(publish_url, publish_path, count, rate, body, headers)
             result = load.finish(timeout=120)
-        rows.append(summarize(f"{name} ({label})", result, started, row_protocol, system, name, cpu_seconds=seen.cpu))
+        rows.append(
+            summarize(
+                f"{name} ({label})",
+                result,
+                started,
+                row_protocol,
+                system,
+                name,
+                cpu_seconds=seen.cpu,
+                caught_up_pct=seen.caught_up_pct,
+            )
+        )
     return rows
 
 
@@ -226,6 +244,7 @@ async def publish_statuses(
         posts_per_sec=round(len(bodies) / published_secs),
         post_p50_ms=round(timings[len(timings) // 2] * 1000, 1),
         cpu_seconds=seen.cpu,
+        caught_up_pct=seen.caught_up_pct,
     )
 
 
@@ -397,7 +416,7 @@ async def baseline_naive(workdir: Path, sizes: Sizes) -> list[dict]:
             return clients
 
         label = "naive forwarder, 2 instances"
-        observed = observing(instances)
+        observed = observing(instances, ours=False)
         rows = await broadcast_workload(
             label,
             instances[0].url,

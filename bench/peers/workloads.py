@@ -138,7 +138,7 @@ def idle(peer: Peer, count: int, observed) -> dict:
 async def measure(peer: Peer, sizes: Sizes) -> list[dict]:
     """Every workload on one peer."""
     await check_delivering(peer)
-    observed = observing([peer.process])
+    observed = observing([peer.process], ours=False)
     users = [str(i) for i in range(sizes.clients)]
     rows = await broadcasts(peer, users, sizes, observed)
     rows.append(await per_user(peer, users, sizes, observed))

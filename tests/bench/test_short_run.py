@@ -91,6 +91,9 @@ def test_short_benchmark_delivers_everything_exactly_once(tmp_path):
             row
         )
         assert row["expected"] > 0 and "failure" not in row, row
+    for name in [n for n in OUR_ROWS if n.startswith(("W1", "W2"))]:  # live delivery caught up from the database
+        caught_up = rows[name].get("caught_up_pct")
+        assert caught_up is not None and 0 <= caught_up <= 100, rows[name]
     assert rows["W3 idle connections (ours, 1 instance, 200)"]["delivered"] == 200
     idle_peers = [row for name, row in rows.items() if name.startswith("W3 ") and row.get("system") in PEERS]
     assert sorted(row["system"] for row in idle_peers) == sorted(PEERS), sorted(rows)
