@@ -31,7 +31,7 @@ CONNECT_TIMEOUT_SECS = 20.0
 SHED_FIRST_BACKOFF_SECS = 0.5
 SHED_MAX_BACKOFF_SECS = 8.0
 RECONNECT_PAUSE_SECS = (0.1, 0.6)
-OPEN_SLICE = 100  # handshakes started together while opening, so none times out on two cores
+OPEN_AT_ONCE = 100  # handshakes in flight while opening, so none times out on two cores
 CONNECT_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, ValueError, KeyError)
 
 
@@ -142,15 +142,16 @@ class LightClient:
 
 
 async def open_all(clients: list[LightClient], timeout: float) -> None:
-    """Connect every client (OPEN_SLICE handshakes at a time, each retried on 1013); fail after `timeout`."""
+    """Connect every client, OPEN_AT_ONCE handshakes at a time, each retried (1013: backing off) until `timeout`."""
     deadline = time.monotonic() + timeout
+    at_once = asyncio.Semaphore(OPEN_AT_ONCE)
 
     async def open_one(client: LightClient) -> None:
-        while not await client.connect():
-            assert time.monotonic() < deadline, f"{client.username} could not connect within {timeout}s"
+        async with at_once:
+            while not await client.connect():
+                assert time.monotonic() < deadline, f"{client.username} could not connect within {timeout}s"
 
-    for start in range(0, len(clients), OPEN_SLICE):
-        await asyncio.gather(*(open_one(client) for client in clients[start : start + OPEN_SLICE]))
+    await asyncio.gather(*(open_one(client) for client in clients))
 
 
 def moved_after(clients: list[LightClient], since: float) -> list[float]:

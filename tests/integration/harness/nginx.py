@@ -36,10 +36,7 @@ class Nginx:
         self._wait_ready()
 
     def _config(self, instances, worker_connections: int) -> str:
-        site = (PROJECT_DIR / "deploy" / "nginx.conf").read_text()
-        upstreams = "".join(f"    server 127.0.0.1:{i.port} max_fails=1 fail_timeout=5s;\n" for i in instances)
-        site = re.sub(r"(?m)^    server 127\.0\.0\.1:800\d .*\n", "", site)
-        site = site.replace("upstream notify {\n", "upstream notify {\n" + upstreams)
+        site = point_upstreams_at((PROJECT_DIR / "deploy" / "nginx.conf").read_text(), [i.port for i in instances])
         site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
         site = site.replace("/var/log/nginx/", f"{self.workdir}/")
         temp = "".join(
@@ -90,3 +87,20 @@ class Nginx:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(STOP_TIMEOUT_SECS)
+
+
+SERVER_LINE = re.compile(r"(?m)^    server 127\.0\.0\.1:800\d( [^;\n]*)?;\n")
+
+
+def point_upstreams_at(site: str, ports: list[int]) -> str:
+    """Replace each upstream block's example servers (127.0.0.1:800N) with `ports`, keeping the block's parameters."""
+    seen_blocks: set[int] = set()
+
+    def replace(match: re.Match) -> str:
+        block = site.rfind("upstream ", 0, match.start())
+        if block in seen_blocks:
+            return ""
+        seen_blocks.add(block)
+        return "".join(f"    server 127.0.0.1:{port}{match.group(1) or ''};\n" for port in ports)
+
+    return SERVER_LINE.sub(replace, site)
