@@ -2,11 +2,13 @@
 
 Each `LightClient` is one socket of one signed-in user, following the
 protocol's rules as the JavaScript client does (PROTOCOL section 1): keep
-the last cursor, send `resume` on every connect; on 1013 (the instance
-sheds connects) back off exponentially with jitter and retry; on any other
-close reconnect after a short jittered pause, to `pick_instance()`. It
+the last cursor, send `resume` on every connect; reconnect, to
+`pick_instance()`, at once when an open socket closes; when a connect is
+closed with 1013 (the instance sheds connects) back off exponentially with
+jitter, when it fails otherwise retry after a short jittered pause. It
 records only what a tally needs (`ids`, `arrived_at`) and the moves:
-connects, sheds, when each close and each completed resume happened.
+connects, sheds, close codes, when each close and each completed resume
+happened.
 
     clients = [LightClient(name, cookie, lambda: b) for ...]
     await open_all(clients, deadline)
@@ -18,6 +20,7 @@ import bisect
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -49,6 +52,8 @@ class LightClient:
         self.ws = None
         self.connects = 0  # resumes completed (`replayed` seen)
         self.sheds = 0  # connects closed at once with 1013
+        self.failures: Counter[str] = Counter()  # failed connects, by close code or error
+        self.closes: Counter[int | None] = Counter()  # open sockets closed under us, by close code (None: no frame)
         self.closed_at: list[float] = []  # when an open socket was closed under us
         self.resumed_at: list[float] = []  # when each resume completed
         self._shed_streak = 0
@@ -64,10 +69,13 @@ class LightClient:
         try:
             await asyncio.wait_for(self._connect_and_resume(), CONNECT_TIMEOUT_SECS)
         except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else None
+            self.failures[f"closed {code}"] += 1
             await self._drop()
-            await self._pause(closed.rcvd.code if closed.rcvd is not None else None)
+            await self._pause(code)
             return False
-        except CONNECT_ERRORS:
+        except CONNECT_ERRORS as exc:
+            self.failures[type(exc).__name__] += 1
             await self._drop()
             await self._pause(None)
             return False
@@ -130,7 +138,8 @@ class LightClient:
                     self._record(json.loads(await self.ws.recv()))
         except TimeoutError:
             return
-        except ConnectionClosed:
+        except ConnectionClosed as closed:
+            self.closes[closed.rcvd.code if closed.rcvd is not None else None] += 1
             self.closed_at.append(time.monotonic())
             self.ws = None
 
@@ -169,3 +178,13 @@ def connect_rate(clients: list[LightClient], since: float) -> tuple[int, int]:
     times = sorted(at for client in clients for at in client.resumed_at if at >= since)
     peak = max((bisect.bisect_left(times, at + 1.0) - n for n, at in enumerate(times)), default=0)
     return len(times), peak
+
+
+def failures_of(clients: list[LightClient]) -> Counter[str]:
+    """Return every client's failed connects added up, by close code or error."""
+    return sum((client.failures for client in clients), Counter())
+
+
+def closes_of(clients: list[LightClient]) -> Counter[int | None]:
+    """Return how the clients' open sockets were closed, added up by close code (None: without a close frame)."""
+    return sum((client.closes for client in clients), Counter())
