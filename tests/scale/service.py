@@ -39,6 +39,7 @@ class ClusterService:
         self.tokens = [TokenClient(instance, self.token) for instance in self.instances]
         self.requests = {create_request(self.tokens[0], name, f"{name} import"): name for name in self.names}
         self.cookies: dict[str, str] = {}
+        self._other_clients: list[TokenClient] = []
 
     @property
     def a(self):
@@ -58,8 +59,9 @@ class ClusterService:
         return Publisher(clients, self.requests, count=count, rate=rate, batch_every=BATCH_EVERY, retries=retries)
 
     def token_client(self, target) -> TokenClient:
+        """Return a client of the service's token on `target` (nginx, say), closed with the service."""
         client = TokenClient(target, self.token)
-        self.tokens.append(client)
+        self._other_clients.append(client)
         return client
 
     async def sign_in(self) -> dict[str, str]:
@@ -91,8 +93,8 @@ class ClusterService:
         return clients
 
     def close(self) -> None:
-        for token in self.tokens:
-            token.close()
+        for client in self.tokens + self._other_clients:
+            client.close()
 
 
 def fault_name(title: str, recovered_secs, clients, publisher: Publisher | None = None) -> str:
