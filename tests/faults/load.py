@@ -1,6 +1,7 @@
 """Load while a fault happens: a bounded publisher, clients that resume, and the tally of both.
 
 publisher = Publisher([service.publisher(service.a)], targets, count=120, rate=12)
+publisher = Publisher(tokens, targets, count=120, rate=12, batch_every=4, retries=3)  # batches too; retried by key
 clients = [Client(session, lambda: service.a) for session in sessions]
 await run_until_delivered(publisher, clients, fault=break_something(), timeout=60)
 tally = Tally.of(publisher, clients)      # published, delivered, lost, duplicated
@@ -9,6 +10,7 @@ record_fault("broker cut", tally)         # one FAULT line, shown in pytest's su
 
 import asyncio
 import json
+import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +23,9 @@ from tests.integration.harness import TokenClient, UserSession
 from tests.integration.harness.stream import StreamFollower
 
 BROADCAST_EVERY = 10
+BATCH_SIZE = 4
+RETRY_PAUSE_SECS = 0.5
+RETRIED_STATUSES = (502, 503, 504)  # a proxy or an instance going away; the key makes the retry safe
 READ_SLICE_SECS = 0.5
 RECONNECT_PAUSE_SECS = 0.5
 SETTLE_SECS = 1.5
@@ -54,57 +59,95 @@ def create_request(publisher: TokenClient, username: str, title: str) -> str:
 
 @dataclass
 class Accepted:
-    """One event the service answered 202 for: its id, whose stream it is in (None: everyone), when."""
+    """One event the service answered 202 for: its id, whose stream it is in (None: everyone), when, how sent."""
 
     id: str
     owner: str | None
     answered_at: float
+    batched: bool = False
 
 
 @dataclass
 class Publisher:
-    """Publish `count` events at `rate` per second through the REST API, round-robin over `clients`.
+    """Publish `count` POSTs at `rate` per second through the REST API, round-robin over `clients`.
 
-    Every BROADCAST_EVERY-th event is an announcement (everyone's stream); the
-    others are status events of `requests` ({request id: owner username}) in turn.
+    Every BROADCAST_EVERY-th POST is an announcement (everyone's stream); with
+    `batch_every`, every `batch_every`-th of the others is one batch of
+    BATCH_SIZE status events of successive requests (`/events/batch/`); the
+    rest are single status events of `requests` ({request id: owner username})
+    in turn. With `retries`, each POST carries an Idempotency-Key and a
+    transport error or a 502-504 is retried on the next client with the same
+    key, as a careful service does: the retry answers the first answer.
     """
 
     clients: list[TokenClient]
     requests: dict[str, str]
     count: int
     rate: float
+    batch_every: int = 0
+    retries: int = 0
     accepted: list[Accepted] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    retried: int = 0
     finished: bool = False
+    _expected: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _expected_of: int = -1
 
     async def run(self) -> None:
         started = time.monotonic()
-        request_ids = list(self.requests)
         for number in range(self.count):
             await asyncio.sleep(max(0.0, started + number / self.rate - time.monotonic()))
-            client = self.clients[number % len(self.clients)]
-            if number % BROADCAST_EVERY == BROADCAST_EVERY - 1:
-                await self._post(client, "/api/v1/broadcasts/", {"title": f"Notice {number}"}, None)
-            else:
-                request_id = request_ids[number % len(request_ids)]
-                # Progress may never decrease (PROTOCOL section 2): every event is another step of "processing".
-                body = {"request": request_id, "status": "processing", "message": f"step {number}"}
-                await self._post(client, "/api/v1/events/", body, self.requests[request_id])
+            await self._post(number, *self.next_post(number))
         self.finished = True
 
-    async def _post(self, client: TokenClient, path: str, body: dict, owner: str | None) -> None:
-        try:
-            answer = await client.apost_json(path, body)
-        except HTTP_ERRORS as exc:
-            self.refused.append(f"{path}: {exc.__class__.__name__}")
-            return
-        if answer.status_code == 202:
-            self.accepted.append(Accepted(answer.json()["id"], owner, time.monotonic()))
-        else:
-            self.refused.append(f"{path}: {answer.status_code} {answer.text[:120]}")
+    def next_post(self, number: int) -> tuple[str, dict, list[str | None]]:
+        """Return POST number `number`: its path, its body and the owner of each event it stores (None: all)."""
+        if number % BROADCAST_EVERY == BROADCAST_EVERY - 1:
+            return "/api/v1/broadcasts/", {"title": f"Notice {number}"}, [None]
+        statuses = number - number // BROADCAST_EVERY  # status POSTs so far, this one included
+        size = BATCH_SIZE if self.batch_every and statuses % self.batch_every == 0 else 1
+        request_ids = list(self.requests)
+        picked = [request_ids[(number + k) % len(request_ids)] for k in range(size)]
+        # Progress may never decrease (PROTOCOL section 2): every event is another step of "processing".
+        events = [{"request": r, "status": "processing", "message": f"step {number}.{k}"} for k, r in enumerate(picked)]
+        owners = [self.requests[r] for r in picked]
+        if size == 1:
+            return "/api/v1/events/", events[0], owners
+        return "/api/v1/events/batch/", {"events": events}, owners
+
+    async def _post(self, number: int, path: str, body: dict, owners: list[str | None]) -> None:
+        headers = {"Idempotency-Key": f"load-{secrets.token_hex(8)}"} if self.retries else None
+        for attempt in range(self.retries + 1):
+            client = self.clients[(number + attempt) % len(self.clients)]
+            last = attempt == self.retries
+            try:
+                answer = await client.apost_json(path, body, headers=headers)
+            except HTTP_ERRORS as exc:
+                if last:
+                    self.refused.append(f"{path}: {exc.__class__.__name__}")
+                    return
+            else:
+                if answer.status_code == 202:
+                    return self._accept(answer.json(), owners)
+                if last or answer.status_code not in RETRIED_STATUSES:
+                    self.refused.append(f"{path}: {answer.status_code} {answer.text[:120]}")
+                    return
+            self.retried += 1
+            await asyncio.sleep(RETRY_PAUSE_SECS)
+
+    def _accept(self, body: dict, owners: list[str | None]) -> None:
+        stored = body["events"] if "events" in body else [body]
+        now = time.monotonic()
+        for event, owner in zip(stored, owners, strict=True):
+            self.accepted.append(Accepted(event["id"], owner, now, batched=len(stored) > 1))
 
     def expected_for(self, username: str) -> set[str]:
-        return {a.id for a in self.accepted if a.owner in (None, username)}
+        """Return the ids of the accepted events `username`'s sockets must get (cached until more are accepted)."""
+        if self._expected_of != len(self.accepted):
+            self._expected, self._expected_of = {}, len(self.accepted)
+        if username not in self._expected:
+            self._expected[username] = {a.id for a in self.accepted if a.owner in (None, username)}
+        return self._expected[username]
 
 
 class TimedFollower(StreamFollower):
@@ -130,6 +173,18 @@ class Client:
         self.username = session.username
         self.follower = TimedFollower(session)
         self.pick_instance = pick_instance
+
+    @property
+    def ids(self) -> list[str]:
+        return self.follower.ids
+
+    @property
+    def arrived_at(self) -> dict[str, float]:
+        return self.follower.arrived_at
+
+    @property
+    def reconnects(self) -> int:
+        return self.follower.reconnects
 
     async def open(self) -> None:
         await self.follower.connect(self.pick_instance())
@@ -170,7 +225,7 @@ async def run_until_delivered(
     deadline = time.monotonic() + timeout
 
     def done(client: Client) -> bool:
-        return publisher.finished and publisher.expected_for(client.username) <= set(client.follower.ids)
+        return publisher.finished and publisher.expected_for(client.username) <= set(client.ids)
 
     publishing = asyncio.ensure_future(publisher.run())
     breaking = asyncio.ensure_future(fault) if fault is not None else None
@@ -188,9 +243,14 @@ async def run_until_delivered(
 
 @dataclass
 class Tally:
-    """Published and delivered counts of one fault run (deliveries are per client)."""
+    """Published and delivered counts of one fault run (deliveries are per client).
+
+    A client is anything with `username`, `ids` (every event id received, in
+    order, repeats included) and `arrived_at` ({id: first arrival}).
+    """
 
     published: int
+    batched: int
     expected: int
     delivered: int
     lost: int
@@ -198,23 +258,25 @@ class Tally:
     unexpected: int
     refused: int
     latency_p50: float
+    latency_p99: float
     latency_max: float
 
     @classmethod
-    def of(cls, publisher: Publisher, clients: list[Client]) -> "Tally":
+    def of(cls, publisher: Publisher, clients: list) -> "Tally":
         expected = delivered = lost = duplicated = unexpected = 0
         latencies: list[float] = []
         answered = {a.id: a.answered_at for a in publisher.accepted}
         for client in clients:
-            wanted, ids = publisher.expected_for(client.username), client.follower.ids
+            wanted, ids = publisher.expected_for(client.username), client.ids
             expected += len(wanted)
             delivered += len(ids)
             lost += len(wanted - set(ids))
             duplicated += len(ids) - len(set(ids))
             unexpected += len(set(ids) - wanted)
-            latencies += [max(0.0, at - answered[i]) for i, at in client.follower.arrived_at.items() if i in answered]
+            latencies += [max(0.0, at - answered[i]) for i, at in client.arrived_at.items() if i in answered]
         return cls(
             published=len(publisher.accepted),
+            batched=sum(a.batched for a in publisher.accepted),
             expected=expected,
             delivered=delivered,
             lost=lost,
@@ -222,19 +284,28 @@ class Tally:
             unexpected=unexpected,
             refused=len(publisher.refused),
             latency_p50=statistics.median(latencies) if latencies else 0.0,
+            latency_p99=percentile(latencies, 99),
             latency_max=max(latencies, default=0.0),
         )
 
     def line(self, name: str, clients: int) -> str:
         return (
-            f"FAULT {name}: published={self.published} clients={clients} expected={self.expected} "
-            f"delivered={self.delivered} lost={self.lost} duplicated={self.duplicated} "
-            f"unexpected={self.unexpected} refused={self.refused} "
-            f"latency_p50={self.latency_p50:.2f}s latency_max={self.latency_max:.2f}s"
+            f"FAULT {name}: published={self.published} batched={self.batched} clients={clients} "
+            f"expected={self.expected} delivered={self.delivered} lost={self.lost} duplicated={self.duplicated} "
+            f"unexpected={self.unexpected} refused={self.refused} latency_p50={self.latency_p50:.2f}s "
+            f"latency_p99={self.latency_p99:.2f}s latency_max={self.latency_max:.2f}s"
         )
 
 
-def record_fault(name: str, publisher: Publisher, clients: list[Client]) -> Tally:
+def percentile(values: list[float], pct: float) -> float:
+    """Return the `pct`-th percentile of `values` (nearest rank; 0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
+
+
+def record_fault(name: str, publisher: Publisher, clients: list) -> Tally:
     """Print and keep the run's FAULT line (pytest's summary lists them); return the tally to assert on."""
     tally = Tally.of(publisher, clients)
     line = tally.line(name, len(clients))

@@ -1,78 +1,16 @@
 """deploy/nginx.conf in front of two real daphne instances: sockets work through it, the Origin check holds."""
 
 import os
-import re
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from .harness import UserSession, free_port, handshake_status, recv_until
+from .harness import UserSession, handshake_status, recv_until
+from .harness.nginx import NGINX, Nginx
 from .harness.stream import StreamFollower
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PASSWORD = "correct-horse-battery"
-START_TIMEOUT_SECS = 10.0
-
-
-class Nginx:
-    """nginx in the foreground with the shipped site file, its upstreams pointed at the given instances."""
-
-    def __init__(self, workdir: Path, instances) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        site = (PROJECT_DIR / "deploy" / "nginx.conf").read_text()
-        upstreams = "".join(f"    server 127.0.0.1:{i.port} max_fails=1 fail_timeout=5s;\n" for i in instances)
-        site = re.sub(r"(?m)^    server 127\.0\.0\.1:800\d .*\n", "", site)
-        site = site.replace("upstream notify {\n", "upstream notify {\n" + upstreams)
-        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
-        site = site.replace("/var/log/nginx/", f"{workdir}/")
-        temp = "".join(
-            f"    {kind}_temp_path {workdir}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        (workdir / "nginx.conf").write_text(
-            f"daemon off;\nworker_processes 1;\npid {workdir}/nginx.pid;\nerror_log {workdir}/main.error.log warn;\n"
-            f"events {{ worker_connections 512; }}\nhttp {{\n{temp}{site}\n}}\n"
-        )
-        self.process = subprocess.Popen(
-            [NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=open(workdir / "stderr.log", "wb"),  # noqa: SIM115  (closed with the process)
-        )
-        self._wait_ready()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECS
-        while True:
-            assert self.process.poll() is None, (self.workdir / "stderr.log").read_text()
-            try:
-                if httpx.get(self.origin + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "nginx did not answer"
-            time.sleep(0.1)
-
-    def access_log(self) -> str:
-        path = self.workdir / "notify.access.log"
-        return path.read_text() if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 @pytest.fixture

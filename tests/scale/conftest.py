@@ -56,15 +56,16 @@ def node_order(cluster: RabbitCluster, first: int) -> str:
     return ",".join(node.url for node in nodes)
 
 
-async def wait_for_node(instance, node: RabbitNode | None, timeout: float) -> float:
-    """Poll /readyz until the instance is ready on `node` (any node if None); return the seconds it took."""
+async def wait_for_node(instance, node: RabbitNode | str | None, timeout: float) -> float:
+    """Poll /readyz until the instance is ready on `node` (or that `host:port`; any if None); return the seconds."""
+    address = node.address if isinstance(node, RabbitNode) else node
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=instance.url, trust_env=False, timeout=5) as client:
         while time.monotonic() - started < timeout:
             try:
                 answer = await client.get("/readyz")
                 on = answer.json()["checks"]["channel_layer"].get("node")
-                if answer.status_code == 200 and (node is None or on == node.address):
+                if answer.status_code == 200 and (address is None or on == address):
                     return time.monotonic() - started
             except (httpx.TransportError, ValueError, KeyError):
                 pass

@@ -1,81 +1,27 @@
-"""Broker nodes of a three-node cluster crash or restart under continuous publishing and 360 resuming sockets.
+"""Broker nodes of a three-node cluster crash, restart or go silent under continuous publishing and 360 sockets.
 
 Three daphne instances list all three nodes, each starting on a different
 one (A: 1,2,3; B: 2,3,1; C: 3,1,2). Events are published through all three
-at a fixed rate while nodes are SIGKILLed or restarted one by one; every
-client must see every event of its stream exactly once, and each instance
-must move to a live node.
+at a fixed rate, single events and batches, while nodes are SIGKILLed,
+restarted one by one, or cut off silently; every client must see every
+event of its stream exactly once, and each instance must move to a live node.
 """
 
 import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from tests.faults.load import (
-    Client,
-    Publisher,
-    assert_exactly_once,
-    create_request,
-    create_users,
-    record_fault,
-    run_until_delivered,
-)
-from tests.integration.harness import TokenClient, UserSession
+from tests.faults.load import assert_exactly_once, record_fault, run_until_delivered
+from tests.integration.harness import TcpProxy
 
-from .conftest import node_order, wait_for_node
+from .conftest import wait_for_node
+from .service import ClusterService, fault_name
 
-USERS = 30
-SOCKETS_PER_INSTANCE = 4  # per user: 30 x 3 x 4 = 360 sockets
-PASSWORD = "cluster-test-password"
+SOCKETS_PER_INSTANCE = 4  # per user: 30 users x 3 instances x 4 = 360 sockets
 RECOVERY_SECS = 45.0
 
 
-class ClusterService:
-    """Three instances, each first on another node; users, one request each, and a publisher through all three."""
-
-    def __init__(self, deployment, cluster):
-        self.cluster = cluster
-        self.instances = [
-            deployment.instance(name, amqp_url=node_order(cluster, n), start=False)
-            for n, name in enumerate(("A", "B", "C"))
-        ]
-        for instance in self.instances:  # started together: each start is mostly imports, on two cores
-            instance.start()
-        with ThreadPoolExecutor(len(self.instances)) as pool:
-            list(pool.map(lambda instance: instance.wait_ready(), self.instances))
-        self.names = [f"user{n}" for n in range(USERS)]
-        create_users(deployment, self.names, PASSWORD)
-        token = deployment.create_service_token("worker", "publish", "broadcast")
-        self.tokens = [TokenClient(instance, token) for instance in self.instances]
-        self.requests = {create_request(self.tokens[0], name, f"{name} import"): name for name in self.names}
-
-    def publisher(self, count: int, rate: float) -> Publisher:
-        return Publisher(self.tokens, self.requests, count=count, rate=rate)
-
-    async def open_clients(self) -> list[Client]:
-        """Sign every user in once, then open SOCKETS_PER_INSTANCE resuming sockets per user on each instance."""
-        sessions = await asyncio.gather(
-            *(asyncio.to_thread(UserSession(self.instances[0], name, PASSWORD).login) for name in self.names)
-        )
-        clients = [
-            Client(session, lambda i=instance: i)
-            for session in sessions
-            for instance in self.instances
-            for _ in range(SOCKETS_PER_INSTANCE)
-        ]
-        for start in range(0, len(clients), 60):  # in slices, so handshakes do not time out on two cores
-            await asyncio.gather(*(client.open() for client in clients[start : start + 60]))
-        return clients
-
-    def close(self) -> None:
-        for token in self.tokens:
-            token.close()
-
-
-def fault_name(title: str, recovered_secs, clients: list[Client]) -> str:
-    """Return the FAULT line's name: the fault, each instance move's seconds, and the clients' reconnects."""
-    secs = "/".join(f"{value:.1f}s" for value in recovered_secs)
-    return f"{title} recovered_in={secs} socket_reconnects={sum(c.follower.reconnects for c in clients)}"
+async def open_everywhere(service: ClusterService):
+    return await service.open_clients({instance: SOCKETS_PER_INSTANCE for instance in service.instances})
 
 
 async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_an_event(cluster_deployment, cluster):
@@ -85,8 +31,8 @@ async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_a
     node1, node2, node3 = cluster.nodes
     for instance, node in zip(service.instances, cluster.nodes, strict=True):
         await wait_for_node(instance, node, timeout=RECOVERY_SECS)
-    publisher = service.publisher(count=280, rate=8)
-    clients = await service.open_clients()
+    publisher = service.publisher(count=240, rate=8)
+    clients = await open_everywhere(service)
     recovered: dict[str, float] = {}
 
     async def crash(node, movers, to) -> None:
@@ -107,7 +53,9 @@ async def test_instances_move_off_crashed_nodes_and_no_socket_loses_or_repeats_a
     service.close()
     assert len(recovered) == 2, f"only {recovered} recovered"
     assert publisher.refused == []
+    assert tally.batched > 0
     assert_exactly_once(tally)
+    assert sum(client.out_of_order for client in clients) == 0
     await wait_for_node(c, node3, timeout=5)  # C never left its node
 
 
@@ -122,8 +70,8 @@ async def test_a_rolling_restart_of_every_node_moves_the_instances_along_and_los
     node1, node2, node3 = cluster.nodes
     for instance, node in zip(service.instances, cluster.nodes, strict=True):
         await wait_for_node(instance, node, timeout=RECOVERY_SECS)
-    publisher = service.publisher(count=490, rate=7)
-    clients = await service.open_clients()
+    publisher = service.publisher(count=420, rate=7)
+    clients = await open_everywhere(service)
     moved: list[float] = []
 
     async def restart(node, movers, to) -> None:
@@ -144,4 +92,44 @@ async def test_a_rolling_restart_of_every_node_moves_the_instances_along_and_los
     service.close()
     assert len(moved) == 3, f"the restart stopped after {len(moved)} nodes"
     assert publisher.refused == []
+    assert tally.batched > 0
     assert_exactly_once(tally)
+    assert sum(client.out_of_order for client in clients) == 0
+
+
+async def test_a_silently_partitioned_node_is_left_by_its_instance_and_nothing_is_lost(cluster_deployment, cluster):
+    """Every link to node 1 goes through a proxy that stops forwarding (no reset, no close): A, on node 1,
+    notices by its probe, moves to node 2 and catches its sockets up; B and C stay; 360 sockets get each event once.
+    """
+    node1, node2, node3 = cluster.nodes
+    with TcpProxy("127.0.0.1", node1.amqp_port) as proxy:
+        via_proxy = proxy.url_through(node1.url)
+        orders = [
+            (via_proxy, node2.url, node3.url),
+            (node2.url, node3.url, via_proxy),
+            (node3.url, via_proxy, node2.url),
+        ]
+        service = ClusterService(cluster_deployment, cluster, urls=[",".join(order) for order in orders])
+        a, b, c = service.instances
+        await wait_for_node(a, f"127.0.0.1:{proxy.port}", timeout=RECOVERY_SECS)
+        await asyncio.gather(*(wait_for_node(i, n, timeout=RECOVERY_SECS) for i, n in ((b, node2), (c, node3))))
+        publisher = service.publisher(count=240, rate=8)
+        clients = await open_everywhere(service)
+        recovered: list[float] = []
+
+        async def partition() -> None:
+            await asyncio.sleep(6)
+            stalled_at = time.monotonic()
+            await asyncio.to_thread(proxy.stall)
+            await wait_for_node(a, node2, timeout=RECOVERY_SECS)
+            recovered.append(time.monotonic() - stalled_at)
+
+        await run_until_delivered(publisher, clients, partition(), timeout=150)
+        tally = record_fault(fault_name("cluster node silent partition (A)", recovered, clients), publisher, clients)
+        service.close()
+        assert recovered, "A never moved off the partitioned node"
+        assert publisher.refused == []
+        assert tally.batched > 0
+        assert_exactly_once(tally)
+        assert sum(client.out_of_order for client in clients) == 0
+        await asyncio.gather(*(wait_for_node(i, n, timeout=5) for i, n in ((b, node2), (c, node3))))
