@@ -83,7 +83,8 @@ class BatchChecks:
     """What every message of a batch is checked with, built once: the serializer, the endpoint, the clients seen."""
 
     def __init__(self):
-        self.serializer = serializers.PublishStatusSerializer()  # its fields are built once, not per message
+        # Its fields are built once, not per message; bodies come from jsonsafe.loads, checked already.
+        self.serializer = serializers.PublishStatusSerializer(context={serializers.JSON_CHECKED: True})
         self.endpoint = reverse("api:event-publish")  # the endpoint whose Idempotency-Key namespace is shared
         self.clients: dict[str, ServiceClient | None] = {}
 
@@ -147,9 +148,8 @@ def refusal_of(exc: Exception) -> IngressRefusal:
 def perform_store_batch(checked: list[Checked]) -> None:
     """Store every checked change in one transaction, skipping keys already answered; raise on any refusal."""
     with transaction.atomic():
-        live = idempotency.get_live_records(item.scope for item in checked)
+        live = idempotency.perform_take_keys(item.scope for item in checked)
         fresh = [item for item in checked if not _answered(item.scope, live)]
-        idempotency.perform_forget_expired(item.scope for item in fresh)
         events = actions.do_publish_statuses([item.change for item in fresh]) if fresh else []
         _record_publishers(fresh)
         idempotency.perform_record([(item.scope, _answer(event)) for item, event in zip(fresh, events, strict=True)])
@@ -172,7 +172,12 @@ def _answered(scope: Scope, live: dict) -> bool:
 
 
 def _answer(event) -> Answer:
-    return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
+    """Return what REST's `POST /api/v1/events/` answers for the event: its payload, as StoredEventSerializer gives it.
+
+    The payload was just built from checked values, so the serializer's pass
+    (a `jsonsafe.check` and a copy per event) is skipped.
+    """
+    return status.HTTP_202_ACCEPTED, event.payload
 
 
 def _store_one_by_one(checked: list[Checked], outcomes: list) -> None:
