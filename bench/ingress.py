@@ -37,18 +37,18 @@ def publish_all(exchange: str, users: dict, names: list[str], count: int) -> flo
     return started
 
 
-async def ingress_workload(workdir: Path, sizes: Sizes) -> list[dict]:
+async def ingress_workload(workdir: Path, sizes: Sizes, profile_dir: Path | None = None) -> list[dict]:
     """W5: `sizes.ingress_events` through the ingress exchange to `sizes.clients` clients on one instance."""
     exchange = "bench.notify.ingress." + secrets.token_hex(6)
     env = {**LONG_TICKETS, "NOTIFY_INGRESS_EXCHANGE": exchange, "NOTIFY_INGRESS_CONSUMER": "1"}
     with Deployment(workdir / "ingress", amqp_url=AMQP_URL, database_url=DATABASE_URL, extra_env=env) as app:
         try:
-            return [await _run(app, exchange, sizes)]
+            return [await _run(app, exchange, sizes, profile_dir)]
         finally:
             delete_ingress(AMQP_URL, exchange)
 
 
-async def _run(app: Deployment, exchange: str, sizes: Sizes) -> dict:
+async def _run(app: Deployment, exchange: str, sizes: Sizes, profile_dir: Path | None) -> dict:
     instance = app.instance("A")
     token = app.create_service_token("bench", "publish")
     app.create_service_token("guest", "publish")  # the broker user the messages' user_id names
@@ -58,7 +58,7 @@ async def _run(app: Deployment, exchange: str, sizes: Sizes) -> dict:
     load = LoadGenerator(await notify_clients([instance], token, names), "notify", expect=per_client, timeout=300)
     load.wait_ready()
     name = f"W5 AMQP ingress ({per_client * len(names)} events, 1 instance)"
-    with observing([instance])(name, load) as seen:
+    with observing([instance], profile_dir)(name, load) as seen:
         started = await asyncio.to_thread(publish_all, exchange, users, names, per_client * len(names))
         published_secs = time.time() - started
         result = load.finish(timeout=300)
