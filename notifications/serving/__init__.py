@@ -16,4 +16,5 @@ def install() -> None:
     closecodes.allow_server_close_codes()
     lazylogs.defer_autobahn_debug_formatting()
     amqpframes.dispatch_frames_directly()
+    amqpframes.decode_deliveries_directly()
     gcpauses.tune_for_serving()

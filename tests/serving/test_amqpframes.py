@@ -4,6 +4,8 @@ import asyncio
 import functools
 
 import pamqp.commands
+import pamqp.exceptions
+import pamqp.frame
 import pytest
 from carehare._consume_channel import ConsumeChannel
 from carehare._exchange_channel import ExchangeChannel
@@ -46,3 +48,36 @@ async def test_a_publisher_confirm_still_settles_its_publish():
     assert first.done() and second.done() and not third.done()
     with pytest.raises(NotImplementedError):
         channel.accept_frame(pamqp.commands.Basic.Qos())  # what carehare's fallback says of an unexpected frame
+
+
+@pytest.mark.parametrize(
+    "deliver",
+    [
+        pamqp.commands.Basic.Deliver("carehare", 1, False, "notify.ingress", "status"),
+        pamqp.commands.Basic.Deliver("ctag-é", 2**63 - 5, True, "", "routing.ключ.#"),
+        pamqp.commands.Basic.Deliver("", 7, True, "x" * 127, ""),
+    ],
+)
+def test_a_delivery_decodes_as_pamqp_decodes_it(deliver):
+    """Every field of Basic.Deliver (unicode, a 64-bit tag, both redelivered values, empty strings) comes back."""
+    amqpframes.decode_deliveries_directly()
+    frame = pamqp.frame.marshal(deliver, 3)
+    generic = pamqp.commands.Basic.Deliver()
+    generic.unmarshal(frame[11:-1])  # past the frame header and the method index, before the frame end
+
+    consumed, channel, decoded = pamqp.frame.unmarshal(frame)
+
+    assert (consumed, channel) == (len(frame), 3) and type(decoded) is pamqp.commands.Basic.Deliver
+    fields = ("consumer_tag", "delivery_tag", "redelivered", "exchange", "routing_key")
+    assert [getattr(decoded, f) for f in fields] == [getattr(generic, f) for f in fields]
+    assert [getattr(decoded, f) for f in fields] == [getattr(deliver, f) for f in fields]
+
+
+def test_a_truncated_delivery_is_an_unmarshaling_error_and_other_methods_decode_as_before():
+    """A cut Basic.Deliver raises what pamqp raises for a bad frame (carehare then closes); Basic.Ack is untouched."""
+    amqpframes.decode_deliveries_directly()
+    payload = pamqp.frame.marshal(pamqp.commands.Basic.Deliver("tag", 1, False, "ex", "rk"), 1)[7:-1]
+    with pytest.raises(pamqp.exceptions.UnmarshalingException):
+        pamqp.frame._unmarshal_method_frame(payload[:-3])
+    ack = pamqp.frame.unmarshal(pamqp.frame.marshal(pamqp.commands.Basic.Ack(9, True), 1))[2]
+    assert (ack.delivery_tag, ack.multiple) == (9, True)
