@@ -71,7 +71,7 @@ async def run(sizes: Sizes, workdir: Path, only: set[str], profile_dir: Path | N
         for row in rows:
             row["workload"] += f" on {server}"
     if "W5" in only and sizes.ingress_events:
-        rows += await ingress_workload(workdir, sizes)
+        rows += await ingress_workload(workdir, sizes, profile_dir)
     if "ledger" in only:
         rows += await ledger_cost(workdir, sizes)
     if "baselines" in only:

@@ -11,6 +11,8 @@ class NotificationsConfig(AppConfig):
         from notifications.api.ingress import store_messages
         from notifications.ops.accesslog import redact_daphne_access_log
         from notifications.realtime import ingress
+        from notifications.store import lookups
 
+        lookups.register()  # `__any_of` before any query uses it
         redact_daphne_access_log()
         ingress.set_store(store_messages)  # the runtime consumes; the API's checks and serializer decide

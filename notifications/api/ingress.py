@@ -12,6 +12,7 @@ from the REST error in `api/errors.py`, so both paths say the same thing.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -50,12 +51,25 @@ class Checked:
     client: object = None  # the ServiceClient that sent it (it may then read the requests' delivery ledgers)
 
 
-def store_messages(messages: list[IngressMessage]) -> list[IngressRefusal | None]:
+def store_messages(
+    messages: list[IngressMessage], ordered: Callable[[], None] = lambda: None
+) -> list[IngressRefusal | None]:
     """Store the batch's valid messages (a repeat of a key stores nothing); return each one's refusal or None.
 
     Returns only after the commit, so the caller may ack. A database outage
-    raises (nothing acked, the broker redelivers).
+    raises (nothing acked, the broker redelivers). Calls `ordered` (perhaps
+    twice) once a batch stored after this one, in another transaction, can
+    only come after it: when this batch's transaction holds the lock of
+    every request and stream it touches (which a later batch touching them
+    waits for until this one commits), or when this batch is done.
     """
+    try:
+        return _store(messages, ordered)
+    finally:
+        ordered()
+
+
+def _store(messages: list[IngressMessage], ordered: Callable[[], None]) -> list[IngressRefusal | None]:
     outcomes: list[IngressRefusal | None] = [None] * len(messages)
     checked = []
     checks = BatchChecks()
@@ -68,7 +82,7 @@ def store_messages(messages: list[IngressMessage]) -> list[IngressRefusal | None
         _store_one_by_one(checked, outcomes)
         return outcomes
     try:
-        perform_store_batch(checked)
+        perform_store_batch(checked, ordered)
     except (ServiceError, IntegrityError):
         _store_one_by_one(checked, outcomes)
     return outcomes
@@ -83,7 +97,8 @@ class BatchChecks:
     """What every message of a batch is checked with, built once: the serializer, the endpoint, the clients seen."""
 
     def __init__(self):
-        self.serializer = serializers.PublishStatusSerializer()  # its fields are built once, not per message
+        # Its fields are built once, not per message; bodies come from jsonsafe.loads, checked already.
+        self.serializer = serializers.PublishStatusSerializer(context={serializers.JSON_CHECKED: True})
         self.endpoint = reverse("api:event-publish")  # the endpoint whose Idempotency-Key namespace is shared
         self.clients: dict[str, ServiceClient | None] = {}
 
@@ -144,13 +159,16 @@ def refusal_of(exc: Exception) -> IngressRefusal:
     return IngressRefusal(api_exc.status_code, errors.error_body(api_exc)["detail"])
 
 
-def perform_store_batch(checked: list[Checked]) -> None:
-    """Store every checked change in one transaction, skipping keys already answered; raise on any refusal."""
+def perform_store_batch(checked: list[Checked], ordered: Callable[[], None] = lambda: None) -> None:
+    """Store every checked change in one transaction, skipping keys already answered; raise on any refusal.
+
+    `ordered` is called once the requests and streams are locked (a refusal raises before).
+    """
     with transaction.atomic():
-        live = idempotency.get_live_records(item.scope for item in checked)
+        live = idempotency.perform_take_keys(item.scope for item in checked)
         fresh = [item for item in checked if not _answered(item.scope, live)]
-        idempotency.perform_forget_expired(item.scope for item in fresh)
         events = actions.do_publish_statuses([item.change for item in fresh]) if fresh else []
+        ordered()  # every lock this batch takes is held until its commit (or its rollback)
         _record_publishers(fresh)
         idempotency.perform_record([(item.scope, _answer(event)) for item, event in zip(fresh, events, strict=True)])
 
@@ -172,7 +190,12 @@ def _answered(scope: Scope, live: dict) -> bool:
 
 
 def _answer(event) -> Answer:
-    return status.HTTP_202_ACCEPTED, serializers.StoredEventSerializer(event).data
+    """Return what REST's `POST /api/v1/events/` answers for the event: its payload, as StoredEventSerializer gives it.
+
+    The payload was just built from checked values, so the serializer's pass
+    (a `jsonsafe.check` and a copy per event) is skipped.
+    """
+    return status.HTTP_202_ACCEPTED, event.payload
 
 
 def _store_one_by_one(checked: list[Checked], outcomes: list) -> None:

@@ -43,15 +43,20 @@ def get_acting_user(principal, username: str | None):
     return user
 
 
+# Context key: the body comes from `jsonsafe.loads`, so BodySerializer need not check it again.
+JSON_CHECKED = "json_checked"
+
+
 class BodySerializer(serializers.Serializer):
     """A request body: every key, string and number in it passes `jsonsafe.check` before any field sees it.
 
     The parser already refuses unsafe JSON text; this also covers bodies that
-    arrive as Python values (the socket gateway, the AMQP ingress).
+    arrive as Python values (the socket gateway). A caller that parsed the
+    body with `jsonsafe.loads` (the AMQP ingress) says so with JSON_CHECKED.
     """
 
     def to_internal_value(self, data):
-        if self.parent is None:
+        if self.parent is None and not self.context.get(JSON_CHECKED):
             try:
                 jsonsafe.check(data)
             except jsonsafe.UnsafeJSON as exc:

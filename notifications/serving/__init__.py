@@ -1,4 +1,4 @@
-"""Our patches to the server libraries (daphne, autobahn) and the interpreter's tuning for serving.
+"""Our patches to the server libraries (daphne, autobahn, carehare) and the interpreter's tuning for serving.
 
 Every patch is installed here, in one place, when the hub starts on the
 server's loop; each is idempotent and leaves the library alone when it is
@@ -7,7 +7,7 @@ wraps are pinned by tests/serving/test_patched_signatures.py, so an upgrade
 that moves them fails there instead of in production.
 """
 
-from notifications.serving import backpressure, closecodes, gcpauses, lazylogs
+from notifications.serving import amqpframes, backpressure, closecodes, gcpauses, lazylogs
 
 
 def install() -> None:
@@ -15,4 +15,6 @@ def install() -> None:
     backpressure.bound_daphne_send_buffers()
     closecodes.allow_server_close_codes()
     lazylogs.defer_autobahn_debug_formatting()
+    amqpframes.dispatch_frames_directly()
+    amqpframes.decode_deliveries_directly()
     gcpauses.tune_for_serving()

@@ -126,7 +126,7 @@ def _request_key(request_id) -> str | None:
 
 def _lock_requests(request_ids: set[str | None]) -> dict[str, TrackedRequest]:
     """Lock the requests until commit, in id order (so concurrent publishers cannot deadlock)."""
-    locked = TrackedRequest.objects.select_for_update().filter(pk__in=request_ids - {None}).order_by("pk")
+    locked = TrackedRequest.objects.select_for_update().filter(pk__any_of=sorted(request_ids - {None})).order_by("pk")
     return {str(tracked.pk): tracked for tracked in locked}
 
 

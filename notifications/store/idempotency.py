@@ -119,6 +119,28 @@ def check_same_call(record: IdempotencyRecord, scope: Scope) -> None:
         raise IdempotencyKeyReused("This Idempotency-Key was used with another body; use a new key for each operation.")
 
 
+def perform_take_keys(scopes: Iterable[Scope]) -> dict[tuple[str, str], IdempotencyRecord]:
+    """Return the live records of these keys by (principal, key); delete their expired ones so calls may take them.
+
+    For a batch: one query when no key has an expired record (the common
+    case), where `get_live_records` and `perform_forget_expired` make two.
+    The records' answers (`body`) are not read.
+    """
+    match = _keys_filter(scopes)
+    if match is None:
+        return {}
+    cutoff = get_expiry_cutoff()
+    live, expired = {}, []
+    for record in IdempotencyRecord.objects.filter(match).defer("body"):
+        if record.created_at >= cutoff:
+            live[(record.principal, record.key)] = record
+        else:
+            expired.append(record.pk)
+    if expired:
+        IdempotencyRecord.objects.filter(pk__any_of=expired, created_at__lt=cutoff).delete()
+    return live
+
+
 def perform_forget_expired(scopes: Iterable[Scope]) -> None:
     """Delete the keys' expired records, so that these calls may take the keys."""
     match = _keys_filter(scopes)
@@ -166,6 +188,6 @@ def _keys_filter(scopes: Iterable[Scope]) -> Q | None:
         by_principal.setdefault(scope.principal, set()).add(scope.key)
     match = None
     for principal, keys in by_principal.items():
-        part = Q(principal=principal, key__in=sorted(keys))
+        part = Q(principal=principal, key__any_of=sorted(keys))
         match = part if match is None else match | part
     return match

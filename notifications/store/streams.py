@@ -63,6 +63,9 @@ def _advance_heads(counts: dict[int | None, int]) -> dict[int | None, int]:
         if None in counts:
             allocated.update(_advance_heads({None: counts[None]}))
         users = sorted(user_id for user_id in counts if user_id is not None)
+        if connection.vendor == "postgresql":
+            allocated.update(_lock_and_advance(cursor, users, [counts[user_id] for user_id in users]))
+            return allocated
         list(StreamHead.objects.select_for_update().filter(user_id__in=users).order_by("user_id").values_list("pk"))
         rows = ", ".join(["(%s, %s)"] * len(users))
         cursor.execute(
@@ -73,6 +76,27 @@ def _advance_heads(counts: dict[int | None, int]) -> dict[int | None, int]:
         )
         allocated.update(cursor.fetchall())
         return allocated
+
+
+def _lock_and_advance(cursor, users: list[int], counts: list[int]) -> list[tuple[int, int]]:
+    """PostgreSQL: lock the users' heads in user order and advance them, in one statement with two arrays.
+
+    The materialized CTE takes the row locks in its ORDER BY order (as the
+    separate SELECT ... FOR UPDATE did), so concurrent batches still cannot
+    deadlock; the UPDATE then only touches rows this transaction holds.
+    """
+    table = StreamHead._meta.db_table
+    user_type = StreamHead._meta.get_field("user").db_type(connection)
+    cursor.execute(
+        f"WITH wanted AS (SELECT * FROM unnest(%s::{user_type}[], %s::integer[]) AS w(head_user_id, n)), "
+        f"locked AS MATERIALIZED (SELECT head.id FROM {table} head JOIN wanted ON head.user_id = wanted.head_user_id "
+        f"ORDER BY head.user_id FOR UPDATE OF head) "
+        f"UPDATE {table} SET last_seq = {table}.last_seq + wanted.n FROM locked, wanted "
+        f"WHERE {table}.id = locked.id AND {table}.user_id = wanted.head_user_id "
+        f"RETURNING {table}.user_id, {table}.last_seq",
+        [users, counts],
+    )
+    return cursor.fetchall()
 
 
 def append_events(new_events: list[NewEvent]) -> list[Event]:

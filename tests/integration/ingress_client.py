@@ -41,6 +41,17 @@ class Publisher:
         )
         self.channel.basic_publish(self.exchange, routing_key, raw, properties, mandatory=self.confirming)
 
+    def start_confirming(self) -> None:
+        """From now on each publish waits for the broker's confirm.
+
+        The broker handles a channel's messages in order, so the confirm of
+        a last message means every earlier one reached the queue: without
+        it, the tail of a fast unconfirmed run could still be in flight when
+        the channel closes, and is then lost (seen with the quorum queue).
+        """
+        self.channel.confirm_delivery()
+        self.confirming = True
+
     def close(self) -> None:
         self.connection.close()
 

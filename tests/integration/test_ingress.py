@@ -230,3 +230,53 @@ async def test_a_broker_cut_mid_stream_loses_nothing_and_doubles_nothing(ingress
     assert all(statuses[request_id] == ["queued", "processing"] for request_id in ids)
     log = a.log_path.read_text(errors="replace")
     assert "ingress: consuming failed" in log and log.count("ingress: consuming ") >= 2, "the cut was not seen"
+
+
+MESSAGES_SCRIPT = """
+import json
+from notifications.models import Event
+messages = {}
+for event in Event.objects.filter(kind="request.status").order_by("position"):
+    messages.setdefault(event.payload["request"]["id"], []).append(event.payload["message"])
+print(json.dumps(messages))
+"""
+
+
+async def test_batches_stored_at_once_keep_each_requests_publishing_order(make_deployment, amqp_url):
+    """1,200 moves of 4 requests with rising progress, published at full speed to one instance in batches of 100
+    (two stored at once): every one is stored and delivered, in publishing order; none is refused as a step back."""
+    exchange = "it.notify.ingress." + secrets.token_hex(6)
+    env = {"NOTIFY_INGRESS_EXCHANGE": exchange, "NOTIFY_INGRESS_CONSUMER": "1", "NOTIFY_INGRESS_BATCH": "100"}
+    deployment = make_deployment(extra_env=env)
+    try:
+        deployment.create_user("ada", PASSWORD)
+        deployment.create_service_token("guest", "publish")
+        ids = create_requests(deployment, 4)
+        a = deployment.instance("A")
+        await asyncio.to_thread(wait_for_consumers, amqp_url, exchange, 1)
+        follower = StreamFollower(UserSession(a, "ada", PASSWORD).login())
+        await follower.connect(a)
+        tap = await asyncio.to_thread(RejectedTap, amqp_url, exchange + ".rejected")
+        steps = [(request_id, step) for step in range(300) for request_id in ids]
+
+        def publish_all() -> None:
+            publisher = Publisher(amqp_url, exchange, confirm=False)
+            for n, (request_id, step) in enumerate(steps):
+                if n == len(steps) - 1:
+                    publisher.start_confirming()
+                body = processing(request_id, progress=step // 3, message=f"s{step}")
+                publisher.publish(body, f"{request_id}:{step}")
+            publisher.close()
+
+        await asyncio.to_thread(publish_all)
+        await follower.read_until_count(len(steps), WAIT_SECS)
+        for request_id in ids:
+            delivered = [e["message"] for e in status_events(follower) if e["request"]["id"] == request_id]
+            assert delivered == [f"s{step}" for step in range(300)]
+        stored = json.loads(deployment.manage("shell", "--no-imports", "-c", MESSAGES_SCRIPT))
+        assert all(stored[request_id] == [""] + [f"s{step}" for step in range(300)] for request_id in ids)
+        with pytest.raises(AssertionError, match="0 of 1 refused"):
+            await asyncio.to_thread(tap.collect, 1, 2)
+        await asyncio.to_thread(tap.close)
+    finally:
+        delete_ingress(amqp_url, exchange)

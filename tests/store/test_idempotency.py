@@ -1,5 +1,7 @@
 """The one namespace of idempotency keys (REST's Idempotency-Key, AMQP's message_id): scope, lookup, races."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -85,3 +87,18 @@ def test_a_batch_of_records_with_a_key_taken_meanwhile_raises_integrity_error_an
     idempotency.perform_record([(scope, (202, {"n": n})) for n, scope in enumerate(scopes) if n != 7])
     stored = {record.key: record.body for record in IdempotencyRecord.objects.all()}
     assert len(stored) == 25 and stored["key-3"] == {"n": 3} and stored["key-7"] == {"first": True}
+
+
+def test_taking_keys_answers_live_records_and_forgets_expired_ones_in_one_query(
+    service, settings, django_assert_num_queries
+):
+    """A batch's key lookup: live records come back (without their answers), expired ones are deleted, fresh none."""
+    settings.NOTIFY_IDEMPOTENCY_DAYS = 2
+    live, expired, fresh = (scope_of(service, key=k) for k in ("live", "expired", "fresh"))
+    idempotency.perform_record([(live, (202, {"live": True})), (expired, (202, {"old": True}))])
+    IdempotencyRecord.objects.filter(key="expired").update(created_at=idempotency.get_expiry_cutoff() - timedelta(1))
+    with django_assert_num_queries(1):
+        assert set(idempotency.perform_take_keys([live, fresh])) == {(live.principal, "live")}
+    with django_assert_num_queries(2):  # the lookup, then the delete of what expired
+        assert idempotency.perform_take_keys([live, expired, fresh]).keys() == {(live.principal, "live")}
+    assert sorted(IdempotencyRecord.objects.values_list("key", flat=True)) == ["live"]
