@@ -12,7 +12,6 @@ from the REST error in `api/errors.py`, so both paths say the same thing.
 """
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -51,25 +50,12 @@ class Checked:
     client: object = None  # the ServiceClient that sent it (it may then read the requests' delivery ledgers)
 
 
-def store_messages(
-    messages: list[IngressMessage], ordered: Callable[[], None] = lambda: None
-) -> list[IngressRefusal | None]:
+def store_messages(messages: list[IngressMessage]) -> list[IngressRefusal | None]:
     """Store the batch's valid messages (a repeat of a key stores nothing); return each one's refusal or None.
 
     Returns only after the commit, so the caller may ack. A database outage
-    raises (nothing acked, the broker redelivers). Calls `ordered` (perhaps
-    twice) once a batch stored after this one, in another transaction, can
-    only come after it: when this batch's transaction holds the lock of
-    every request and stream it touches (which a later batch touching them
-    waits for until this one commits), or when this batch is done.
+    raises (nothing acked, the broker redelivers).
     """
-    try:
-        return _store(messages, ordered)
-    finally:
-        ordered()
-
-
-def _store(messages: list[IngressMessage], ordered: Callable[[], None]) -> list[IngressRefusal | None]:
     outcomes: list[IngressRefusal | None] = [None] * len(messages)
     checked = []
     checks = BatchChecks()
@@ -82,7 +68,7 @@ def _store(messages: list[IngressMessage], ordered: Callable[[], None]) -> list[
         _store_one_by_one(checked, outcomes)
         return outcomes
     try:
-        perform_store_batch(checked, ordered)
+        perform_store_batch(checked)
     except (ServiceError, IntegrityError):
         _store_one_by_one(checked, outcomes)
     return outcomes
@@ -159,16 +145,12 @@ def refusal_of(exc: Exception) -> IngressRefusal:
     return IngressRefusal(api_exc.status_code, errors.error_body(api_exc)["detail"])
 
 
-def perform_store_batch(checked: list[Checked], ordered: Callable[[], None] = lambda: None) -> None:
-    """Store every checked change in one transaction, skipping keys already answered; raise on any refusal.
-
-    `ordered` is called once the requests and streams are locked (a refusal raises before).
-    """
+def perform_store_batch(checked: list[Checked]) -> None:
+    """Store every checked change in one transaction, skipping keys already answered; raise on any refusal."""
     with transaction.atomic():
         live = idempotency.perform_take_keys(item.scope for item in checked)
         fresh = [item for item in checked if not _answered(item.scope, live)]
         events = actions.do_publish_statuses([item.change for item in fresh]) if fresh else []
-        ordered()  # every lock this batch takes is held until its commit (or its rollback)
         _record_publishers(fresh)
         idempotency.perform_record([(item.scope, _answer(event)) for item, event in zip(fresh, events, strict=True)])
 

@@ -19,7 +19,6 @@ second storing a no-op. A lost broker connection is retried with backoff.
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ import pamqp.body
 import pamqp.commands
 import pamqp.header
 from channels.db import database_sync_to_async
-from django import db
 
 from notifications import conf
 from notifications.ops import metrics
@@ -42,9 +40,6 @@ CONFIRM_TIMEOUT_SECS = 10.0
 BATCH_LINGER_SECS = 0.02  # a batch waits this long to fill: fewer, larger transactions under load
 STATUS_HEADER, DETAIL_HEADER, USER_HEADER = "x-notify-status", "x-notify-detail", "x-notify-user-id"
 MAX_DETAIL_CHARS = 1000
-# Batches stored at once on PostgreSQL, each in its own thread and transaction; the next starts once the
-# previous is ordered. SQLite has one writer, and a second transaction would fail on its stale snapshot: one.
-BATCHES_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -64,8 +59,7 @@ class IngressRefusal:
     detail: str
 
 
-# store(messages, ordered): ordered() once a batch stored after this one can only come after it (see StoreOrder).
-Store = Callable[[list[IngressMessage], Callable[[], None]], list[IngressRefusal | None]]
+Store = Callable[[list[IngressMessage]], list[IngressRefusal | None]]
 
 _store: Store | None = None
 
@@ -125,11 +119,9 @@ class IngressConsumer(AmqpClient):
         self.is_connected = False
         self.acked = 0
         self.batches = 0
-        # Threads of its own: a batch's transaction never holds up the thread the HTTP requests share.
-        # Two, so that the next batch is checked and stored while one waits on its database statements.
-        self.in_flight = BATCHES_IN_FLIGHT if db.connection.vendor == "postgresql" else 1
-        self.executor = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="ingress")
-        self.store_secs = 0.0  # time spent storing batches (overlapping ones each count): what a batch costs
+        # Its own thread: a batch's transaction never holds up the thread the HTTP requests share.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingress")
+        self.store_secs = 0.0  # time spent storing batches: with `batches`, what a batch costs
 
     def progress(self) -> int:
         return self.acked
@@ -163,38 +155,14 @@ class IngressConsumer(AmqpClient):
         await self._consume_forever()
 
     async def _consume_forever(self) -> None:
-        """Store batches, the next one starting once the previous one is ordered before it; ack them in order."""
-        in_flight: deque[BatchInFlight] = deque()
-        try:
-            while True:
-                batch = await self._next_batch(in_flight)
-                if len(in_flight) >= self.in_flight:
-                    await in_flight.popleft().task  # raises what failed it
-                previous = in_flight[-1] if in_flight else None
-                if previous is not None:
-                    await previous.ordered
-                    if previous.task.done():
-                        previous.task.result()  # raises what failed it: start nothing after a failure
-                in_flight.append(self._start(batch, previous))
-        finally:
-            for batch in in_flight:
-                batch.task.cancel()  # a store running in its thread still commits; its batch is redelivered
+        while True:
+            batch = await self._next_batch()
+            await self._handle(batch)
 
-    def _start(self, batch: list, previous: "BatchInFlight | None") -> "BatchInFlight":
-        loop = asyncio.get_running_loop()
-        ordered = loop.create_future()
-
-        def signal_ordered() -> None:  # called from the storing thread, perhaps twice
-            loop.call_soon_threadsafe(lambda: ordered.done() or ordered.set_result(None))
-
-        task = asyncio.ensure_future(self._handle(batch, signal_ordered, previous))
-        task.add_done_callback(lambda _: ordered.done() or ordered.set_result(None))
-        return BatchInFlight(task, ordered)
-
-    async def _next_batch(self, in_flight: deque) -> list:
+    async def _next_batch(self) -> list:
         """Wait for a delivery, then take what arrives within BATCH_LINGER_SECS, up to NOTIFY_INGRESS_BATCH."""
         deliveries = self.consumer._queue  # carehare's buffer: the deliveries with their properties
-        batch = [await self._first_delivery(deliveries, in_flight)]
+        batch = [await self._first_delivery(deliveries)]
         limit, deadline = conf.ingress_batch(), time.monotonic() + BATCH_LINGER_SECS
         while len(batch) < limit:
             if not deliveries.empty():
@@ -209,41 +177,26 @@ class IngressConsumer(AmqpClient):
                 break
         return batch
 
-    async def _first_delivery(self, deliveries: asyncio.Queue, in_flight: deque):
-        """Return the next delivery; raise if the channel closes or a batch in flight fails meanwhile."""
+    async def _first_delivery(self, deliveries: asyncio.Queue):
         waiting = asyncio.ensure_future(deliveries.get())
-        try:
-            while True:
-                tasks = {batch.task for batch in in_flight}
-                done, _ = await asyncio.wait(
-                    {waiting, self.consumer.closed, *tasks}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if waiting in done:
-                    return waiting.result()
-                if self.consumer.closed in done:
-                    self.consumer.closed.result()  # raises the connection's error, if any
-                    raise ConnectionError("the broker closed the ingress channel")
-                for batch in [batch for batch in in_flight if batch.task.done()]:
-                    in_flight.remove(batch)
-                    batch.task.result()  # raises what failed it
-        finally:
+        done, _ = await asyncio.wait({waiting, self.consumer.closed}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting not in done:
             waiting.cancel()
+            self.consumer.closed.result()  # raises the connection's error, if any
+            raise ConnectionError("the broker closed the ingress channel")
+        return waiting.result()
 
-    async def _handle(self, batch: list, ordered: Callable[[], None], previous: "BatchInFlight | None") -> None:
-        """Store the batch; once the previous batch is acked, republish its refusals and ack it."""
-        consumer = self.consumer
+    async def _handle(self, batch: list) -> None:
         metrics.INGRESS_CONSUMED.inc(len(batch))
         started = time.monotonic()
         store = database_sync_to_async(get_store(), thread_sensitive=False, executor=self.executor)
-        outcomes = await store([as_message(delivery) for delivery in batch], ordered)
+        outcomes = await store([as_message(delivery) for delivery in batch])
         self.store_secs += time.monotonic() - started
         self.batches += 1
-        if previous is not None:
-            await previous.task  # acks go in delivery order: a `multiple` ack covers every earlier tag
         refused = [(delivery, refusal) for delivery, refusal in zip(batch, outcomes, strict=True) if refusal]
         if refused:
             await self._reject(refused)
-        _ack_through(consumer, batch[-1].deliver.delivery_tag)
+        self._ack_through(batch[-1].deliver.delivery_tag)
         self.acked += len(batch)
         metrics.INGRESS_STORED.inc(len(batch) - len(refused))
 
@@ -276,18 +229,9 @@ class IngressConsumer(AmqpClient):
         channel._next_delivery_tag += 1
         return done
 
-
-@dataclass(frozen=True)
-class BatchInFlight:
-    """A batch being stored, rejected and acked (`task`), and whether a next batch may start storing (`ordered`)."""
-
-    task: asyncio.Future
-    ordered: asyncio.Future
-
-
-def _ack_through(consumer, delivery_tag: int) -> None:
-    """Ack every delivery of the consumer's channel up to `delivery_tag` (the batch) in one frame."""
-    consumer._frame_writer.send_frame(pamqp.commands.Basic.Ack(delivery_tag=delivery_tag, multiple=True))
+    def _ack_through(self, delivery_tag: int) -> None:
+        """Ack every delivery of this channel up to `delivery_tag` (the batch) in one frame."""
+        self.consumer._frame_writer.send_frame(pamqp.commands.Basic.Ack(delivery_tag=delivery_tag, multiple=True))
 
 
 def as_message(delivery) -> IngressMessage:

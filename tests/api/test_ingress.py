@@ -2,15 +2,11 @@
 
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
 from django.urls import reverse
 
 from notifications.api.ingress import store_messages
-from notifications.api.serializers import StoredEventSerializer
-from notifications.models import StreamHead, TrackedRequest
 from notifications.realtime.ingress import IngressMessage, IngressRefusal
 
 pytestmark = pytest.mark.django_db
@@ -115,48 +111,3 @@ def test_a_service_without_the_publish_permission_is_refused(make_service, alice
     make_service("guest", broadcast=True)
     [refusal] = store_messages([message(processing(alice_request))])
     assert refusal.status == 403 and "publish" in refusal.detail
-
-
-def test_a_rest_retry_of_a_message_key_answers_what_rest_would_have_stored(guest, alice_request, token_client):
-    """25 messages (COPY on PostgreSQL), then REST sends one key and body again: 202 with the event as REST shows it."""
-    bodies = [processing(alice_request, progress=n, message=f"m{n}") for n in range(25)]
-    assert store_messages([message(body, f"k{n}") for n, body in enumerate(bodies)]) == [None] * 25
-    answer = token_client(guest[1]).post(
-        reverse("api:event-publish"), bodies[7], format="json", HTTP_IDEMPOTENCY_KEY="k7"
-    )
-    event = alice_request.events.get(payload__message="m7")
-    assert answer.status_code == 202 and answer.json() == StoredEventSerializer(event).data
-    assert alice_request.events.count() == 26
-
-
-@pytest.mark.django_db(transaction=True)
-def test_ordered_is_called_while_the_batch_holds_its_request_and_stream_and_again_when_done(guest, alice_request):
-    """What lets the consumer start the next batch: once called, a later transaction touching this request or stream
-    waits for this batch's commit (the row locks are held), so it is stored after it."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; on SQLite the consumer stores one batch at a time")
-    seen = []
-
-    def locked(queryset) -> bool:
-        try:
-            with transaction.atomic():
-                list(queryset.select_for_update(nowait=True))
-        except DatabaseError:
-            return True
-        finally:
-            connections.close_all()
-        return False
-
-    def ordered():
-        probes = [
-            TrackedRequest.objects.filter(pk=alice_request.pk),
-            StreamHead.objects.filter(user=alice_request.owner),
-        ]
-        with ThreadPoolExecutor(1) as other_connection:
-            seen.append(tuple(other_connection.map(locked, probes)))
-
-    assert (
-        store_messages([message(processing(alice_request, progress=n), f"k{n}") for n in range(3)], ordered)
-        == [None] * 3
-    )
-    assert seen == [(True, True), (False, False)]
