@@ -8,11 +8,8 @@ consumer takes what the prefetch window holds as one batch, hands it to
 the store (`api/ingress.py`, registered at start-up with `set_store`), which
 returns only after its commit; then every refusal is republished to the
 fanout exchange `<exchange>.rejected`, confirmed, and the whole batch is
-acked with one `multiple` ack. On PostgreSQL the next batch is stored
-meanwhile, in a second thread, once the store says the previous one holds
-the locks that order it first (`ordered`); acks stay in delivery order.
-Anything that fails before that ack leaves
-the batch unacked: the broker redelivers it, and `message_id` makes the
+acked with one `multiple` ack; batches are stored one at a time, in order.
+Anything that fails before that ack leaves the batch unacked: the broker redelivers it, and `message_id` makes the
 second storing a no-op. A lost broker connection is retried with backoff.
 """
 
