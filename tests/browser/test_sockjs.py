@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.integration import test_nginx
+from tests.integration.harness import nginx as nginx_harness
 
 from .pages import create_request, sign_in
 
@@ -47,13 +47,13 @@ class NginxTarget:
 
 
 @pytest.fixture
-def nginx(service, tmp_path) -> Iterator[test_nginx.Nginx]:
-    proxy = test_nginx.Nginx(tmp_path, [service.a, service.b])
+def nginx(service, tmp_path) -> Iterator[nginx_harness.Nginx]:
+    proxy = nginx_harness.Nginx(tmp_path, [service.a, service.b])
     yield proxy
     proxy.stop()
 
 
-def upstreams_of_sockjs_requests(nginx: test_nginx.Nginx) -> set[str]:
+def upstreams_of_sockjs_requests(nginx: nginx_harness.Nginx) -> set[str]:
     return set(re.findall(r'"\w+ /sockjs/stomp/[^"]*" \d+ .* upstream=(\S+)', nginx.access_log()))
 
 

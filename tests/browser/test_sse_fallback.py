@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.integration import test_nginx
 from tests.integration.harness import handshake_status
+from tests.integration.harness import nginx as nginx_harness
 
 from .frontdoor import FrontDoor
 from .pages import create_request, record_events, report, row, seen_ids, sign_in
@@ -116,17 +116,17 @@ def test_logout_ends_the_stream_and_event_source_gives_up_on_the_401(service, co
 
 
 @pytest.fixture
-def nginx_without_upgrade(service, tmp_path, monkeypatch) -> Iterator[test_nginx.Nginx]:
+def nginx_without_upgrade(service, tmp_path, monkeypatch) -> Iterator[nginx_harness.Nginx]:
     """Return nginx running the shipped site file with `/ws/` passing no `Upgrade`: every WebSocket handshake fails."""
-    shipped = (test_nginx.PROJECT_DIR / "deploy" / "nginx.conf").read_text()
+    shipped = (nginx_harness.PROJECT_DIR / "deploy" / "nginx.conf").read_text()
     dropped = shipped.replace("proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Upgrade "";')
     dropped = dropped.replace("proxy_set_header Connection $connection_upgrade;", 'proxy_set_header Connection "";')
     assert "Upgrade $http_upgrade" not in dropped and "Connection $connection_upgrade" not in dropped
     (tmp_path / "project" / "deploy").mkdir(parents=True)
     (tmp_path / "project" / "deploy" / "nginx.conf").write_text(dropped)
-    monkeypatch.setattr(test_nginx, "PROJECT_DIR", tmp_path / "project")
+    monkeypatch.setattr(nginx_harness, "PROJECT_DIR", tmp_path / "project")
     (tmp_path / "nginx").mkdir()
-    proxy = test_nginx.Nginx(tmp_path / "nginx", [service.a, service.b])
+    proxy = nginx_harness.Nginx(tmp_path / "nginx", [service.a, service.b])
     yield proxy
     proxy.stop()
 
