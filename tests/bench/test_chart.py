@@ -2,11 +2,7 @@
 
 import json
 
-import pytest
-
 from bench import chart
-
-pytest.importorskip("matplotlib")
 
 ROWS = [
     {"system": "webstomp", "case": "W1 saturated", "per_sec": 9000},
