@@ -1,7 +1,6 @@
 """The peers' server processes, started and stopped by the benchmark, by PID, on loopback ports of their own."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.integration.harness.ports import free_port
+from tests.integration.harness.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECS = 30.0
@@ -66,14 +66,7 @@ class PeerServer:
         raise RuntimeError(f"{self.name}: /healthz not 200 within {READY_TIMEOUT_SECS}s ({self.log_path})")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT_SECS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT_SECS)
+        stop_process(self.process, STOP_TIMEOUT_SECS)
 
     def __enter__(self) -> "PeerServer":
         return self.start()

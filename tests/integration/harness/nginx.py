@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from .ports import free_port
+from .processes import stop_process
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -80,13 +81,7 @@ class Nginx:
         return counts
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_SECS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_SECS)
+        stop_process(self.process, STOP_TIMEOUT_SECS)
 
 
 SERVER_LINE = re.compile(r"(?m)^    server 127\.0\.0\.1:800\d( [^;\n]*)?;\n")

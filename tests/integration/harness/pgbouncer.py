@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from .ports import free_port
+from .processes import stop_process
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 START_TIMEOUT_SECS = 10.0
@@ -82,13 +83,7 @@ class PgBouncer:
                 time.sleep(0.1)
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_SECS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_SECS)
+        stop_process(self.process, STOP_TIMEOUT_SECS)
 
     def __enter__(self) -> "PgBouncer":
         return self
