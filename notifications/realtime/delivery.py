@@ -33,6 +33,12 @@ MAX_QUEUED_MESSAGES = 1000
 REPLAY_PAGE = 500
 # How long a live message past a gap waits for the missing ones before the database is asked.
 REORDER_WAIT_SECS = 0.1
+# The longest a gap waits so (a busy loop makes it wait again) before the database is asked anyway.
+REORDER_MAX_WAIT_SECS = 2.0
+# How long one socket's pump sends its backlog before it lets the loop run everything else: other
+# sockets, the layer's read loop (and so the layer probe), HTTP requests. Without it a backlogged
+# instance ran each pump's whole queue in one step, and one turn of the loop took seconds.
+SEND_SLICE_SECS = 0.001
 # How a frame came to be sent: taken from the layer, read from the database because the layer's
 # copy was missing (a gap, an outage, a heads check), or read because a resume asked for it.
 LIVE, CAUGHT_UP, REPLAYED = "live", "caught_up", "replayed"
@@ -127,11 +133,20 @@ class OrderedDelivery:
                 self._catch_up_wanted = False
                 self._forget_held()  # committed before they were sent: the database has them
                 await self._send_from_database(self.position)
-            while self._queue and not self._catch_up_wanted:
-                self._deliver_live(self._queue.popleft())
-                await self._flush()
+            await self._send_queued()
             if self._catch_up_wanted:
                 self._wake.set()
+
+    async def _send_queued(self) -> None:
+        """Send the live messages queued, yielding to the loop every SEND_SLICE_SECS of sending."""
+        loop = asyncio.get_running_loop()
+        slice_ends = loop.time() + SEND_SLICE_SECS
+        while self._queue and not self._catch_up_wanted:
+            self._deliver_live(self._queue.popleft())
+            await self._flush()
+            if self._queue and loop.time() > slice_ends:
+                await asyncio.sleep(0)
+                slice_ends = loop.time() + SEND_SLICE_SECS
 
     def _deliver_live(self, message: dict) -> None:
         is_announcement = message["user_id"] is None
@@ -175,14 +190,22 @@ class OrderedDelivery:
             return
         self._held[(is_announcement, seq)] = message
         if self._reorder_timer is None:
-            self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open)
+            self._wait_for_gap(asyncio.get_running_loop().time())
 
-    def _gap_stayed_open(self) -> None:
+    def _wait_for_gap(self, since: float) -> None:
+        self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open, since)
+
+    def _gap_stayed_open(self, since: float) -> None:
+        now = asyncio.get_running_loop().time()
+        late = now - self._reorder_timer.when()
         self._reorder_timer = None
-        if self._held and self._queue:
-            # The pump has not read what arrived meanwhile, which may fill the gap: wait again, not the database.
-            self._reorder_timer = asyncio.get_running_loop().call_later(REORDER_WAIT_SECS, self._gap_stayed_open)
-        elif self._held:
+        if not self._held:
+            return
+        if (self._queue or late > REORDER_WAIT_SECS) and now - since < REORDER_MAX_WAIT_SECS:
+            # The pump has not read what arrived meanwhile, or the loop ran this timer late (a saturated
+            # instance): what fills the gap may still be on its way behind that work. Wait, not the database.
+            self._wait_for_gap(since)
+        else:
             self.catch_up()
 
     def _forget_held(self) -> None:

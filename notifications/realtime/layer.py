@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECS = 3.0
 PROBE_MESSAGE = "layer.probe"
+# How long a probe may wait behind messages that keep arriving ahead of it (a saturated read loop).
+PROBE_BACKLOG_LIMIT_SECS = 60.0
 
 
 class LayerUnavailable(Exception):
@@ -41,6 +43,7 @@ class LayerLink:
         self.reconnects = 0
         self._probe_waiters: dict[int, asyncio.Future] = {}
         self._probe_counter = 0
+        self.received = 0  # messages the read loop has taken, so a probe can tell "behind" from "down"
         self.nodes: BrokerNodes | None = None  # the broker nodes, once opened on RabbitMQ
 
     @property
@@ -124,10 +127,18 @@ class LayerLink:
 
     async def receive(self):
         """Wait for the next message on this process's channel (no deadline: it is the read loop)."""
-        return await self.layer.receive(self.channel)
+        message = await self.layer.receive(self.channel)
+        self.received += 1
+        return message
 
     async def probe(self, timeout: float) -> bool:
-        """Send a message to our own channel and wait for the read loop to see it."""
+        """Send a message to our own channel and wait for the read loop to see it.
+
+        The probe queues behind whatever was sent to this process before it,
+        so while other messages keep arriving the layer is working and only
+        this process is behind (a saturated loop): the wait goes on, up to
+        PROBE_BACKLOG_LIMIT_SECS, instead of replacing a layer that works.
+        """
         self._probe_counter += 1
         number = self._probe_counter
         waiter = asyncio.get_running_loop().create_future()
@@ -135,8 +146,7 @@ class LayerLink:
         started = time.monotonic()
         try:
             await self.call("send", self.channel, {"type": PROBE_MESSAGE, "number": number}, timeout=timeout)
-            remaining = max(0.1, timeout - (time.monotonic() - started))
-            await asyncio.wait_for(waiter, remaining)
+            await self._wait_for_probe(waiter, started, timeout)
         except (TimeoutError, LayerUnavailable) as exc:
             self._record(number, ok=False, reason=f"probe failed: {exc or exc.__class__.__name__}")
             return False
@@ -148,6 +158,18 @@ class LayerLink:
             self._probe_waiters.pop(number, None)
         self._record(number, ok=True)
         return True
+
+    async def _wait_for_probe(self, waiter: asyncio.Future, started: float, timeout: float) -> None:
+        """Wait for the probe's return; raise TimeoutError once a whole `timeout` passed with nothing arriving."""
+        window = max(0.1, timeout - (time.monotonic() - started))
+        while True:
+            received_before = self.received
+            await asyncio.wait([waiter], timeout=window)
+            if waiter.done():
+                return
+            if self.received == received_before or time.monotonic() - started > PROBE_BACKLOG_LIMIT_SECS:
+                raise TimeoutError(f"no probe back within {time.monotonic() - started:.1f}s")
+            window = timeout
 
     def _record(self, number: int, ok: bool, reason: str = "") -> None:
         """Update health from a probe's outcome, unless a newer probe has started since."""

@@ -198,3 +198,62 @@ async def test_a_failing_pump_is_logged_and_handed_to_its_owner(database, caplog
     assert isinstance(failures[0], RuntimeError)
     assert [r.levelname for r in caplog.records if r.exc_info] == ["ERROR"]
     await delivery.stop()
+
+
+async def test_a_gap_whose_wait_a_busy_loop_ran_late_waits_again_instead_of_reading(database):
+    """A saturated instance runs the reorder timer late: the missing message is likely behind that work."""
+    sent = []
+    delivery = await started(sent)
+    delivery.offer(live(6))
+    await asyncio.sleep(0)
+    # The loop is busy (other sockets' sends) for longer than the reorder wait, twice over.
+    asyncio.get_running_loop().call_soon(time.sleep, delivery_module.REORDER_WAIT_SECS * 2.5)
+    await asyncio.sleep(delivery_module.REORDER_WAIT_SECS * 1.5)
+    assert database.reads == [], "a late timer is not a lost message"
+    delivery.offer(live(5))
+    await wait_for_count(sent, 2)
+    assert sent == [5, 6]
+    assert database.reads == []
+    await delivery.stop()
+
+
+async def test_a_gap_still_open_after_the_longest_wait_is_read_even_from_a_busy_loop(database, monkeypatch):
+    """However late the timers run, a message that never comes is read once the longest wait has passed."""
+    monkeypatch.setattr(delivery_module, "REORDER_MAX_WAIT_SECS", delivery_module.REORDER_WAIT_SECS * 3)
+    database.events.extend([stored(5), stored(6)])
+    sent = []
+    delivery = await started(sent)
+    delivery.offer(live(6))
+    loop = asyncio.get_running_loop()
+    for _ in range(6):  # every timer runs late
+        loop.call_soon(time.sleep, delivery_module.REORDER_WAIT_SECS * 1.5)
+        await asyncio.sleep(delivery_module.REORDER_WAIT_SECS)
+    await wait_for_count(sent, 2)
+    assert sent == [5, 6]
+    assert database.reads == [Cursor(0, 4)]
+    await delivery.stop()
+
+
+class SlowSending(Collecting):
+    """A transport whose every send costs CPU (as a real socket's framing and write do) without yielding."""
+
+    async def send_event(self, frame_text: str, cursor: Cursor) -> None:
+        started = time.perf_counter()
+        while time.perf_counter() - started < 0.0002:
+            pass
+        await super().send_event(frame_text, cursor)
+
+
+async def test_a_long_backlog_is_sent_in_slices_so_the_loop_serves_everything_else(database):
+    """One socket's queue of hundreds does not hold the loop: other work runs while it is being sent."""
+    sent: list = []
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), SlowSending(sent))
+    delivery.start(hold_live_secs=0)
+    await asyncio.sleep(0)
+    for seq in range(5, 505):
+        delivery.offer(live(seq))
+    await asyncio.sleep(0)  # the pump takes its first slice
+    assert 0 < len(sent) < 500, "the pump yielded after a slice"
+    await wait_for_count(sent, 500)
+    assert sent == list(range(5, 505))
+    await delivery.stop()
