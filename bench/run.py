@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument(
         "--server", choices=["daphne", "uvicorn"], default="daphne", help="serve our instances with this ASGI server"
     )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the instances' logs after a run that passed")
     args = parser.parse_args()
     # A SIGTERM (timeout, CI) unwinds like an error, so every instance, peer and private node is stopped by PID.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench.run: terminated"))
@@ -141,7 +142,8 @@ def main() -> None:
     faulty = faulty_rows(rows)
     if faulty:
         sys.exit(f"lost, duplicated or reordered deliveries in: {', '.join(faulty)}; instance logs kept in {workdir}")
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not args.keep_logs:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
