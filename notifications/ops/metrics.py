@@ -129,13 +129,14 @@ class HubCollector(Collector):
 
     def collect(self):
         status = runtime_status.current() or {"connections": 0, "reconnects": 0, "healthy": False}
-        connections, by_protocol, reconnects, healthy = self._families()
+        connections, by_protocol, reconnects, healthy, direct = self._families()
         connections.add_metric([], status["connections"])
         for protocol, count in sorted(status.get("connections_by_protocol", {}).items()):
             by_protocol.add_metric([protocol], count)
         reconnects.add_metric([], status["reconnects"])
         healthy.add_metric([], 1 if status["healthy"] else 0)
-        return [connections, by_protocol, reconnects, healthy]
+        direct.add_metric([], status.get("frames_written_directly", 0))
+        return [connections, by_protocol, reconnects, healthy, direct]
 
     def _families(self) -> list:
         return [
@@ -149,6 +150,10 @@ class HubCollector(Collector):
                 "notify_channel_layer_reconnects", "Times this process replaced a channel layer that stopped answering."
             ),
             GaugeMetricFamily("notify_channel_layer_healthy", "1 while the last channel-layer probe succeeded."),
+            CounterMetricFamily(
+                "notify_event_frames_written_directly",
+                "Event frames written straight to daphne's socket (serving/rawframes.py), not through ASGI.",
+            ),
         ]
 
 

@@ -380,6 +380,7 @@ class Hub:
             "connections": self.connection_count(),
             "connections_by_protocol": dict(Counter(c.protocol for c in self.local_connections())),
             "ingress": None if self.ingress is None else self.ingress.status(),
+            "frames_written_directly": serving.rawframes.written,
         }
 
 

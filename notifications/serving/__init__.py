@@ -1,4 +1,4 @@
-"""Our patches to the server libraries (daphne, autobahn, carehare) and the interpreter's tuning for serving.
+"""Our patches to the server libraries (daphne, autobahn, Twisted, carehare) and the interpreter's tuning for serving.
 
 Every patch is installed here, in one place, when the hub starts on the
 server's loop; each is idempotent and leaves the library alone when it is
@@ -7,7 +7,7 @@ wraps are pinned by tests/serving/test_patched_signatures.py, so an upgrade
 that moves them fails there instead of in production.
 """
 
-from notifications.serving import amqpframes, backpressure, closecodes, gcpauses, lazylogs
+from notifications.serving import amqpframes, backpressure, closecodes, gcpauses, lazylogs, rawframes
 
 
 def install() -> None:
@@ -17,4 +17,5 @@ def install() -> None:
     lazylogs.defer_autobahn_debug_formatting()
     amqpframes.dispatch_frames_directly()
     amqpframes.decode_deliveries_directly()
+    rawframes.install()
     gcpauses.tune_for_serving()

@@ -16,7 +16,7 @@ from twisted.internet.abstract import FileDescriptor
 from twisted.internet.tcp import Connection
 
 from notifications import serving
-from notifications.serving import closecodes, lazylogs
+from notifications.serving import closecodes, lazylogs, rawframes
 
 
 def original(function):
@@ -87,3 +87,23 @@ def test_autobahn_timings_keeps_its_table_in_timings():
     timings = Timings()
     assert isinstance(timings._timings, dict)
     assert str(timings) == "{}"
+
+
+def test_daphne_creates_applications_with_the_protocol_and_the_scope():
+    """rawframes wraps `Server.create_application(self, protocol, scope)` to offer the protocol in the scope."""
+    from daphne.server import Server
+
+    assert parameters(Server.create_application) == ["self", "protocol", "scope"]
+    assert Server.create_application.offers_raw_frames
+
+
+def test_autobahn_and_twisted_keep_the_fields_rawframes_checks_before_writing_itself():
+    """A raw frame is written only when autobahn's state says open, uncompressed and nothing queued of its own."""
+    from twisted.internet._newtls import ConnectionMixin
+
+    assert AutobahnProtocol.STATE_OPEN == rawframes._OPEN
+    source = inspect.getsource(AutobahnProtocol)
+    for field in ("self._perMessageCompress", "self.send_queue", "self.maxMessagePayloadSize", "self.state"):
+        assert field in source, field
+    assert ConnectionMixin.TLS is False
+    assert "self.socket" in inspect.getsource(Connection)

@@ -1,0 +1,108 @@
+"""Text frames written straight to a daphne socket, for the frames the hot path sends by the thousand.
+
+One `websocket.send` passes Channels' session wrapper (which reads the lazy
+session on every message), daphne's reply dispatch, autobahn's framing
+(argument checks, statistics, a join) and Twisted's write buffer, which adds
+the socket to the selector on every write and removes it once flushed. In a
+profile of one instance broadcasting to 1,000 sockets that was over a quarter
+of its time. Here an event frame is framed once (RFC 6455: FIN, opcode 1, no
+mask from a server) and handed to the kernel when Twisted holds nothing unsent
+for the socket; else to Twisted's buffer, behind what it holds, so the order
+stays. A socket that is not open, compressed, on TLS or past the buffer bound
+of `backpressure` takes daphne's path (`send_text` answers False), so every
+rule of that path still applies to it.
+
+The daphne protocol reaches the application in `scope["extensions"]` under
+`EXTENSION`; a scope without it (another server, a test's communicator, the
+connection that started the hub) always takes the ASGI path.
+"""
+
+import socket
+import struct
+
+from notifications import conf
+from notifications.serving.backpressure import buffered_bytes
+
+EXTENSION = "notify.raw_frames"
+written = 0  # frames this process wrote here, read at scrape time (ops/metrics.py, through the hub's status)
+_OPEN = 3  # autobahn's WebSocketProtocol.STATE_OPEN (pinned by tests/serving/test_patched_signatures.py)
+
+
+def protocol_of(scope) -> object | None:
+    """Return the daphne protocol a raw frame may be written to, or None (send through ASGI)."""
+    return scope.get("extensions", {}).get(EXTENSION)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """Return an unmasked, final text frame carrying `payload` (RFC 6455 section 5.2)."""
+    length = len(payload)
+    if length <= 125:
+        return bytes((0x81, length)) + payload
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", 0x81, 126, length) + payload
+    return struct.pack("!BBQ", 0x81, 127, length) + payload
+
+
+def send_text(protocol, text: str) -> bool:
+    """Write `text` as one frame on the socket; return False when daphne's path must send it instead."""
+    transport = protocol.transport
+    if not _open_and_plain(protocol, transport):
+        return False
+    held = buffered_bytes(transport)
+    if held and held > conf.max_socket_buffer_bytes():
+        return False  # backpressure's bound drops the socket on daphne's path
+    payload = text.encode("utf-8")
+    if 0 < protocol.maxMessagePayloadSize < len(payload):
+        return False  # autobahn's own refusal applies
+    frame = text_frame(payload)
+    if held == 0:
+        frame = frame[_send_now(transport.socket, frame) :]
+    if frame:
+        transport.write(frame)
+    global written
+    written += 1
+    return True
+
+
+def _open_and_plain(protocol, transport) -> bool:
+    """Whether the socket is open, uncompressed, not on TLS, and autobahn and Twisted queue nothing of their own."""
+    return (
+        protocol.state == _OPEN
+        and protocol._perMessageCompress is None
+        and not protocol.send_queue
+        and not getattr(transport, "TLS", False)
+        and not transport.disconnecting
+    )
+
+
+def _send_now(sock: socket.socket, frame: bytes) -> int:
+    """Return how much of `frame` the kernel took at once (a reset is left to Twisted's write to meet)."""
+    try:
+        return sock.send(frame)
+    except OSError:  # would block, interrupted, reset, broken pipe
+        return 0
+
+
+def offer_protocol(protocol, scope: dict) -> None:
+    """Put the protocol in a WebSocket scope's extensions when it runs over a plain TCP socket."""
+    if scope.get("type") == "websocket" and isinstance(getattr(protocol.transport, "socket", None), socket.socket):
+        scope.setdefault("extensions", {})[EXTENSION] = protocol
+
+
+def install() -> None:
+    """Put each WebSocket's daphne protocol in its scope's extensions (idempotent; a no-op without daphne)."""
+    try:
+        from daphne.server import Server
+    except ImportError:
+        return
+    if getattr(Server.create_application, "offers_raw_frames", False):
+        return
+    create = Server.create_application
+
+    def create_application(server, protocol, scope):
+        offer_protocol(protocol, scope)
+        return create(server, protocol, scope)
+
+    create_application.offers_raw_frames = True
+    create_application.wraps = create
+    Server.create_application = create_application
