@@ -33,6 +33,14 @@ def protocol_of(scope) -> object | None:
     return scope.get("extensions", {}).get(EXTENSION)
 
 
+def without_raw_frames(scope: dict) -> dict:
+    """Return the scope for an application that reframes what it sends (SockJS): it must take the ASGI path."""
+    extensions = scope.get("extensions") or {}
+    if EXTENSION not in extensions:
+        return scope
+    return {**scope, "extensions": {k: v for k, v in extensions.items() if k != EXTENSION}}
+
+
 def text_frame(payload: bytes) -> bytes:
     """Return an unmasked, final text frame carrying `payload` (RFC 6455 section 5.2)."""
     length = len(payload)

@@ -136,3 +136,15 @@ def test_only_a_websocket_over_a_plain_socket_gets_the_extension(pair):
     for protocol, scope in zip([plain, plain, tls], scopes, strict=True):
         rawframes.offer_protocol(protocol, scope)
     assert [rawframes.protocol_of(scope) for scope in scopes] == [plain, None, None]
+
+
+def test_an_application_that_reframes_its_messages_gets_a_scope_without_the_fast_path(pair):
+    """SockJS wraps every frame (`a[...]`): its adapters must not write theirs straight to the socket."""
+    server, _ = pair
+    protocol = SimpleNamespace(transport=SimpleNamespace(socket=server))
+    scope = {"type": "websocket", "extensions": {"websocket.http.response": {}}}
+    rawframes.offer_protocol(protocol, scope)
+    stripped = rawframes.without_raw_frames(scope)
+    assert rawframes.protocol_of(stripped) is None
+    assert stripped["extensions"] == {"websocket.http.response": {}}
+    assert rawframes.protocol_of(scope) is protocol, "the server's own scope is left as it was"

@@ -15,6 +15,7 @@ from notifications.protocol import sockjs
 from notifications.realtime.sockjs.bridge import reason_of
 from notifications.realtime.sockjs.endpoints import ENDPOINTS, available
 from notifications.realtime.sockjs.sessions import heartbeat_secs
+from notifications.serving import rawframes
 
 _ID = r"[A-Za-z0-9_-]{1,64}"
 
@@ -33,7 +34,8 @@ def sockjs_websocket(consumer_class: type, protocol: str) -> type:
             async def framed(message: dict) -> None:
                 await self._framed(send, message)
 
-            return await super().__call__(scope, receive, framed)
+            # Every frame is wrapped here: writing one straight to the socket would skip the wrapping.
+            return await super().__call__(rawframes.without_raw_frames(scope), receive, framed)
 
         async def _framed(self, send, message: dict) -> None:
             kind = message["type"]
