@@ -1,16 +1,16 @@
-"""Text frames written straight to a daphne socket, for the frames the hot path sends by the thousand.
+"""Frames written straight to a daphne socket, for the event frames the hot path sends by the thousand.
 
 One `websocket.send` passes Channels' session wrapper (which reads the lazy
 session on every message), daphne's reply dispatch, autobahn's framing
 (argument checks, statistics, a join) and Twisted's write buffer, which adds
 the socket to the selector on every write and removes it once flushed. In a
 profile of one instance broadcasting to 1,000 sockets that was over a quarter
-of its time. Here an event frame is framed once (RFC 6455: FIN, opcode 1, no
-mask from a server) and handed to the kernel when Twisted holds nothing unsent
-for the socket; else to Twisted's buffer, behind what it holds, so the order
-stays. A socket that is not open, compressed, on TLS or past the buffer bound
-of `backpressure` takes daphne's path (`send_text` answers False), so every
-rule of that path still applies to it.
+of its time. Here an event frame is framed once (RFC 6455: FIN, opcode 1 for
+text or 2 for binary, no mask from a server) and handed to the kernel when
+Twisted holds nothing unsent for the socket; else to Twisted's buffer, behind
+what it holds, so the order stays. A socket that is not open, compressed, on
+TLS or past the buffer bound of `backpressure` takes daphne's path (`send_text`
+answers False), so every rule of that path still applies to it.
 
 The daphne protocol reaches the application in `scope["extensions"]` under
 `EXTENSION`; a scope without it (another server, a test's communicator, the
@@ -24,7 +24,7 @@ from notifications import conf
 from notifications.serving.backpressure import buffered_bytes
 
 EXTENSION = "notify.raw_frames"
-written = 0  # frames this process wrote here, read at scrape time (ops/metrics.py, through the hub's status)
+written = 0  # event frames this process wrote here, read at scrape time (ops/metrics.py, through the hub's status)
 _OPEN = 3  # autobahn's WebSocketProtocol.STATE_OPEN (pinned by tests/serving/test_patched_signatures.py)
 
 
@@ -43,26 +43,43 @@ def without_raw_frames(scope: dict) -> dict:
 
 def text_frame(payload: bytes) -> bytes:
     """Return an unmasked, final text frame carrying `payload` (RFC 6455 section 5.2)."""
+    return _frame(0x81, payload)
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """Return an unmasked, final binary frame carrying `payload`."""
+    return _frame(0x82, payload)
+
+
+def _frame(first_byte: int, payload: bytes) -> bytes:
     length = len(payload)
     if length <= 125:
-        return bytes((0x81, length)) + payload
+        return bytes((first_byte, length)) + payload
     if length <= 0xFFFF:
-        return struct.pack("!BBH", 0x81, 126, length) + payload
-    return struct.pack("!BBQ", 0x81, 127, length) + payload
+        return struct.pack("!BBH", first_byte, 126, length) + payload
+    return struct.pack("!BBQ", first_byte, 127, length) + payload
 
 
 def send_text(protocol, text: str) -> bool:
-    """Write `text` as one frame on the socket; return False when daphne's path must send it instead."""
+    """Write `text` as one text frame on the socket; return False when daphne's path must send it instead."""
+    return _send(protocol, text.encode("utf-8"), text_frame)
+
+
+def send_binary(protocol, data: bytes) -> bool:
+    """Write `data` as one binary frame, as `send_text` does."""
+    return _send(protocol, data, binary_frame)
+
+
+def _send(protocol, payload: bytes, framed) -> bool:
     transport = protocol.transport
     if not _open_and_plain(protocol, transport):
         return False
     held = buffered_bytes(transport)
     if held and held > conf.max_socket_buffer_bytes():
         return False  # backpressure's bound drops the socket on daphne's path
-    payload = text.encode("utf-8")
     if 0 < protocol.maxMessagePayloadSize < len(payload):
         return False  # autobahn's own refusal applies
-    frame = text_frame(payload)
+    frame = framed(payload)
     if held == 0:
         frame = frame[_send_now(transport.socket, frame) :]
     if frame:

@@ -148,3 +148,18 @@ def test_an_application_that_reframes_its_messages_gets_a_scope_without_the_fast
     assert rawframes.protocol_of(stripped) is None
     assert stripped["extensions"] == {"websocket.http.response": {}}
     assert rawframes.protocol_of(scope) is protocol, "the server's own scope is left as it was"
+
+
+def test_a_binary_frame_carries_mqtt_bytes_as_they_are(pair):
+    """MQTT packets go as binary frames (opcode 2), byte for byte."""
+    server, client = pair
+    packet = bytes(range(256)) * 3
+    assert rawframes.send_binary(open_protocol(server), packet)
+    reader = StreamReader()
+    client.settimeout(5)
+    while len(reader.buffer) < len(packet) + 4:
+        reader.feed_data(client.recv(1 << 16))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    with pytest.raises(StopIteration) as parsed:
+        next(parser)
+    assert parsed.value.value.opcode is Opcode.BINARY and parsed.value.value.data == packet

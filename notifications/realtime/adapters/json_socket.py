@@ -14,7 +14,6 @@ from notifications.protocol.cursors import Cursor
 from notifications.protocol.gateway import Answer
 from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.session import Session
-from notifications.serving import rawframes
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +86,7 @@ class JsonSocketConsumer(GuardedSocketConsumer):
         await self.send(text_data=session.welcome_frame())
 
     async def send_event(self, frame_text: str, cursor: Cursor) -> None:
-        # Event frames, sent by the thousand, go straight to daphne's socket when they can (rawframes.py).
-        raw = rawframes.protocol_of(self.scope)
-        if raw is None or not rawframes.send_text(raw, frame_text):
-            await self.send(text_data=frame_text)
+        await self.send_fast(text_data=frame_text)
 
     async def send_replayed(self, count: int, cursor: Cursor, ref: str | None, coalesced: int | None = None) -> None:
         await self.send(text_data=frames.replayed(count, cursor, ref, coalesced))

@@ -260,7 +260,7 @@ class MqttSocketConsumer(GuardedSocketConsumer):
             return
         topic = topics.topic_of(facts.kind, facts.request_id)
         if qos == 0:
-            await self.send(bytes_data=encoder.publish(topic, payload, 0))
+            await self.send_fast(bytes_data=encoder.publish(topic, payload, 0))
             self.acks.passed(cursor)
             return
         try:
@@ -269,7 +269,7 @@ class MqttSocketConsumer(GuardedSocketConsumer):
             self.session.refused("not_acknowledging")
             await self.close(CLOSE_POLICY)
             return
-        await self.send(bytes_data=encoder.publish(topic, payload, 1, packet_id, dup))
+        await self.send_fast(bytes_data=encoder.publish(topic, payload, 1, packet_id, dup))
 
     async def send_replayed(self, count: int, cursor: Cursor, ref: str | None) -> None:
         """Nothing to say: MQTT has no end-of-replay packet; live messages simply follow."""

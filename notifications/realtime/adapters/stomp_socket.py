@@ -321,7 +321,8 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
         event_id = delivered.facts.id
         ack = event_id if subscription.asks_for_acks else None
         await self._send_text(
-            server_frames.event_message(subscription.prefix, event_id, delivered.cursor.encode(), delivered.text, ack)
+            server_frames.event_message(subscription.prefix, event_id, delivered.cursor.encode(), delivered.text, ack),
+            fast=True,
         )
 
     async def _send_reset(self, subscription: Subscription, reason: str) -> None:
@@ -349,11 +350,14 @@ class StompSocketConsumer(StompGatewayMixin, GuardedSocketConsumer):
     async def _send_frame(self, frame: StompFrame) -> None:
         await self._send_text(encode(frame, self.version).decode("utf-8"))
 
-    async def _send_text(self, text: str) -> None:
+    async def _send_text(self, text: str, fast: bool = False) -> None:
         if self._closed:
             return
         self.heart_beats.sent()
-        await self.send(text_data=text)
+        if fast:
+            await self.send_fast(text_data=text)
+        else:
+            await self.send(text_data=text)
 
     async def close(self, code=None, reason=None, *, announced: bool = False) -> None:
         """Close with `code`, first sending the ERROR that code stands for (once; none before accept)."""
