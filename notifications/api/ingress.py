@@ -3,8 +3,9 @@
 The consumer (`realtime/ingress.py`) hands over batches of messages; this
 module checks each one as REST checks that POST (the publish permission of
 the service client its `user_id` names, the strict JSON of SafeJSONParser,
-the same serializer), and stores the valid ones through the same action in
-one transaction, with `message_id` as the Idempotency-Key of that endpoint.
+the same serializer by way of `publish_checks`), and stores the valid ones
+through the same action in one transaction, with `message_id` as the
+Idempotency-Key of that endpoint.
 A batch with any refusal in the store (404, 409, 422, a key race) is rolled
 back and stored again one message at a time, so a refusal is only ever its
 own message's. Every refusal is an `IngressRefusal` (status, detail) built
@@ -19,7 +20,7 @@ from django.urls import reverse
 from rest_framework import exceptions, status
 
 from notifications import conf
-from notifications.api import errors, serializers
+from notifications.api import errors, publish_checks, serializers
 from notifications.api.parsers import as_validation_error
 from notifications.api.permissions import has_service_permission
 from notifications.api.views import status_change_of
@@ -83,13 +84,17 @@ class BatchChecks:
     """What every message of a batch is checked with, built once: the serializer, the endpoint, the clients seen."""
 
     def __init__(self):
-        # Its fields are built once, not per message; bodies come from jsonsafe.loads, checked already.
+        # Built once, not per message, for the bodies the fast checks leave to it (refusals, lenient spellings);
+        # bodies come from jsonsafe.loads, checked already.
         self.serializer = serializers.PublishStatusSerializer(context={serializers.JSON_CHECKED: True})
         self.endpoint = reverse("api:event-publish")  # the endpoint whose Idempotency-Key namespace is shared
         self.clients: dict[str, ServiceClient | None] = {}
 
     def validate(self, data) -> dict:
         """Return the validated fields of one body; raise Refused (400) naming the bad field."""
+        fields = publish_checks.valid_fields(data, json_checked=True)
+        if fields is not None:
+            return fields
         try:
             return self.serializer.run_validation(data)
         except exceptions.ValidationError as exc:

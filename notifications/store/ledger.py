@@ -43,9 +43,31 @@ def record_read(user_id: int, position: int) -> None:
 
 def record_publisher(request_ids: set, service) -> None:
     """Remember that `service` created or reported these requests (it may read their ledgers)."""
+    if connection.vendor == "postgresql":
+        _insert_new_publishers(request_ids, service.pk)
+        return
     RequestPublisher.objects.bulk_create(
         [RequestPublisher(request_id=request_id, service=service) for request_id in request_ids], ignore_conflicts=True
     )
+
+
+def _insert_new_publishers(request_ids: set, service_id: int) -> None:
+    """PostgreSQL: insert only the pairs not recorded yet, in one statement with the ids as one array.
+
+    A service reports the same requests over and over: a model instance per
+    pair and an upsert of them all cost 5 ms of CPU per 500-request batch.
+    """
+    table = RequestPublisher._meta.db_table
+    request, service = (RequestPublisher._meta.get_field(name) for name in ("request", "service"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({request.column}, {service.column}) "
+            f"SELECT wanted.id, %s FROM unnest(%s::{request.db_type(connection)}[]) AS wanted(id) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} known "
+            f"WHERE known.{request.column} = wanted.id AND known.{service.column} = %s) "
+            "ON CONFLICT DO NOTHING",
+            [service_id, list(request_ids), service_id],  # UUIDs or their strings, as psycopg binds either
+        )
 
 
 def published_by(tracked: TrackedRequest, service) -> bool:

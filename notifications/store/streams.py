@@ -110,24 +110,42 @@ def append_events(new_events: list[NewEvent]) -> list[Event]:
     last = _allocate_seqs(counts)
     next_seq = {user_id: last[user_id] - n for user_id, n in counts.items()}
     created_at = timezone.now()
+    stamp = created_at.isoformat()
     rows = []
     for new in new_events:
         next_seq[new.user_id] += 1
         event_id = uuid.uuid4()
-        payload = {"id": str(event_id), **new.payload, "created_at": created_at.isoformat()}
-        rows.append(
-            Event(
-                id=event_id,
-                kind=new.kind,
-                user_id=new.user_id,
-                seq=next_seq[new.user_id],
-                request=new.request,
-                payload=payload,
-                created_at=created_at,
-            )
-        )
+        payload = {"id": str(event_id), **new.payload, "created_at": stamp}
+        rows.append(_new_row(event_id, new, next_seq[new.user_id], payload, created_at))
     _insert(rows)
     return rows
+
+
+# Event's concrete fields in model order (a test holds them to the model): `_new_row` passes them by position.
+EVENT_COLUMNS = (
+    "position",
+    "id",
+    "kind",
+    "user_id",
+    "seq",
+    "request_id",
+    "payload",
+    "created_at",
+    "fanned_out_at",
+    "fanout_attempts",
+    "fanout_claimed_until",
+    "fanout_failed_at",
+    "fanout_error",
+)
+
+
+def _new_row(event_id: uuid.UUID, new: NewEvent, seq: int, payload: dict, created_at) -> Event:
+    """Return the unsaved row, built by position: Model.__init__ with keywords cost twice as much a batch."""
+    request_id = None if new.request is None else new.request.pk
+    event = Event(None, event_id, new.kind, new.user_id, seq, request_id, payload, created_at, None, 0, None, None, "")
+    if new.request is not None:
+        Event.request.field.set_cached_value(event, new.request)  # as `request=` would: no query to read it back
+    return event
 
 
 def _insert(events: list[Event]) -> None:

@@ -5,8 +5,10 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from notifications.api import serializers
 from notifications.models import Event, EventKind, RequestStatus
 from notifications.store import actions
+from tests.api.bad_bodies import BAD_BODIES, expected_400
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +195,12 @@ def test_data_size_bound_defaults_to_16_kib(publisher, alice_request):
     """Without the setting, 16 KiB of `data` is taken and more is refused."""
     assert publish(publisher, alice_request, data={"k": "x" * (16 * 1024 - 8)}).status_code == 202
     assert publish(publisher, alice_request, data={"k": "x" * 16 * 1024}).status_code == 400
+
+
+@pytest.mark.parametrize("text", BAD_BODIES)
+def test_a_bad_body_answers_the_serializers_400_word_for_word(publisher, alice_request, text):
+    """The fast checks leave every refusal to PublishStatusSerializer: the same `detail`, `code` and `errors`."""
+    text = text.replace("%s", str(alice_request.id))
+    response = publisher.post(reverse("api:event-publish"), text, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == expected_400(serializers.PublishStatusSerializer, text)

@@ -5,9 +5,11 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from notifications.api import serializers
 from notifications.api.serializers import MAX_BATCH_EVENTS
 from notifications.models import Event
 from notifications.store import actions
+from tests.api.bad_bodies import BAD_BODIES, expected_400
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +136,16 @@ def test_backward_move_in_a_batch_is_409_naming_the_item(publisher, alice_reques
     assert body["detail"].startswith("events[2].request: The request is processing (progress 60)")
     assert body["current"] == {"status": "processing", "progress": 60}
     assert Event.objects.count() == before
+
+
+@pytest.mark.parametrize("text", [*BAD_BODIES, '{"events": {}}', '{"events": []}', '{"events": [], "x": NaN}', "{}"])
+def test_a_bad_batch_answers_the_serializers_400_word_for_word(publisher, alice_request, text):
+    """A bad item among good ones, or a bad batch: PublishBatchSerializer's own 400, `detail`, `code` and `errors`."""
+    good = f'{{"request": "{alice_request.id}", "status": "processing"}}'
+    if text.startswith('{"request"') or text.startswith('{"status"'):
+        text = f'{{"events": [{good}, {text}, {good}]}}'
+    text = text.replace("%s", str(alice_request.id))
+    response = publisher.post(reverse("api:event-publish-batch"), text, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == expected_400(serializers.PublishBatchSerializer, text)
+    assert alice_request.events.count() == 1

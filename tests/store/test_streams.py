@@ -6,7 +6,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 from notifications.models import Event
 from notifications.protocol.cursors import Cursor
@@ -27,6 +27,28 @@ def test_each_stream_numbers_its_events_without_gaps(ada):
     assert own == [1, 2]
     assert list(Event.objects.filter(user=None).values_list("seq", flat=True)) == [1]
     assert streams.head_cursor(ada.pk) == Cursor(announcements=1, own=2)
+
+
+def test_rows_are_built_by_position_in_the_models_field_order():
+    """`EVENT_COLUMNS` is Event's concrete fields in order, so building a row by position sets each one right."""
+    assert streams.EVENT_COLUMNS == tuple(field.attname for field in Event._meta.concrete_fields)
+
+
+def test_an_appended_row_is_the_one_keywords_would_build(ada, django_assert_num_queries):
+    """Each field as `Event(**values)` sets it (outbox fields at their defaults); the request read without a query."""
+    tracked, _ = actions.do_create_request(ada, "Import")
+    with transaction.atomic():
+        [row] = streams.append_events([streams.NewEvent("request.status", {"k": 1}, ada.pk, tracked)])
+    given = {name: getattr(row, name) for name in ("id", "kind", "user_id", "seq", "payload", "created_at")}
+    expected = Event(**given, request=tracked)
+    for name in streams.EVENT_COLUMNS[1:]:
+        assert getattr(row, name) == getattr(expected, name), name
+    with django_assert_num_queries(0):
+        assert row.request is tracked
+    stored = Event.objects.get(pk=row.pk)
+    assert [getattr(stored, name) for name in streams.EVENT_COLUMNS] == [
+        getattr(row, name) for name in streams.EVENT_COLUMNS
+    ]
 
 
 def test_events_after_a_cursor_are_the_users_stream_only(ada):
