@@ -66,6 +66,10 @@ class OrderedDelivery:
         self._transport = transport  # a session's Transport: send_event, send_replayed, send_reset
         # A transport that routes by kind or id takes the event's facts, read once per event for every socket.
         self._send_routed = getattr(transport, "send_routed_event", None)
+        # A transport that can write a frame before returning (the JSON socket's fast path) lets `offer`
+        # send the next live event at once while the pump has nothing else to do.
+        self._send_now = getattr(transport, "send_event_now", None) if self._send_routed is None else None
+        self._idle = False  # the pump waits with nothing queued, held, pending or asked for
         self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
         self._queue: deque[dict] = deque()
         self._catch_up_wanted = False
@@ -86,25 +90,28 @@ class OrderedDelivery:
         self._go_live_timer = asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
 
     async def stop(self) -> None:
+        self._idle = False
         self._forget_held()
         if self._task is not None:
             self._go_live_timer.cancel()
             await self._tasks.cancel_all()
 
     def offer(self, message: dict) -> None:
-        """Queue a live event message (called by the hub; never blocks)."""
+        """Queue a live event message, or send it at once if it is the next and nothing else waits (never blocks)."""
+        if self._idle and self._send_now is not None and self._sent_at_once(message):
+            return
         if len(self._queue) >= MAX_QUEUED_MESSAGES:
             # A slow socket: forget the backlog, the database has it all.
             self._queue.clear()
             self._catch_up_wanted = True
         else:
             self._queue.append(message)
-        self._wake.set()
+        self._wake_pump()
 
     def catch_up(self) -> None:
         """Ask the pump to send whatever the database has past this connection's position."""
         self._catch_up_wanted = True
-        self._wake.set()
+        self._wake_pump()
 
     @property
     def is_busy(self) -> bool:
@@ -114,15 +121,47 @@ class OrderedDelivery:
     def resume(self, cursor: Cursor, ref: str | None, coalesce: bool = False) -> None:
         """Queue a resume; `coalesce` sends each request's latest event only (`store/coalescing.py`)."""
         self._resumes.append((cursor, ref, coalesce))
-        self._wake.set()
+        self._wake_pump()
 
     def _go_live(self) -> None:
         self._live = True
+        self._wake_pump()
+
+    def _wake_pump(self) -> None:
+        self._idle = False  # whatever woke it comes first: later live events queue behind it
         self._wake.set()
+
+    def _sent_at_once(self, message: dict) -> bool:
+        """Send the next live event from the hub's own call, without waking the pump; False: queue it instead.
+
+        Only while the pump is idle, so nothing sent or to be sent can come
+        between: the same frame, cursor and accounting as the pump's path.
+        """
+        is_announcement = message["user_id"] is None
+        if not self._live or message["seq"] != self._seen(is_announcement) + 1 or message["encoded"] is None:
+            return False
+        position = (
+            self.position.after_announcement(message["seq"])
+            if is_announcement
+            else self.position.after_own(message["seq"])
+        )
+        try:
+            if not self._send_now(frames.event(message["encoded"], position)):
+                return False
+        except (ValueError, TypeError):  # a payload that cannot be sent: the pump's path skips and logs it
+            return False
+        self.position = position
+        self._ledger.delivered(message["user_id"] or 0, message["seq"], self._protocol_bit)
+        self._lag.live(message["created_at"])
+        return True
 
     async def _pump(self) -> None:
         while True:
+            self._idle = not (
+                self._queue or self._held or self._resumes or self._catch_up_wanted or self._pending_frames
+            )
             await self._wake.wait()
+            self._idle = False
             self._wake.clear()
             while self._resumes:
                 await self._serve_resume(*self._resumes.popleft())
@@ -135,7 +174,7 @@ class OrderedDelivery:
                 await self._send_from_database(self.position)
             await self._send_queued()
             if self._catch_up_wanted:
-                self._wake.set()
+                self._wake_pump()
 
     async def _send_queued(self) -> None:
         """Send the live messages queued, yielding to the loop every SEND_SLICE_SECS of sending."""

@@ -257,3 +257,84 @@ async def test_a_long_backlog_is_sent_in_slices_so_the_loop_serves_everything_el
     await wait_for_count(sent, 500)
     assert sent == list(range(5, 505))
     await delivery.stop()
+
+
+class WritingAtOnce(Collecting):
+    """A transport with the JSON socket's fast path: `send_event_now` writes before it returns."""
+
+    def __init__(self, sent: list, refuse: bool = False):
+        super().__init__(sent)
+        self.refuse = refuse
+        self.at_once: list = []
+
+    def send_event_now(self, frame_text: str) -> bool:
+        if self.refuse:
+            return False
+        frame = json.loads(frame_text)  # a lone surrogate would raise here, as the socket's encoding does
+        self.at_once.append(frame["n"])
+        self.sent.append(frame["n"])
+        return True
+
+
+async def started_at_once(transport) -> OrderedDelivery:
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), transport)
+    delivery.start(hold_live_secs=0)
+    for _ in range(3):
+        await asyncio.sleep(0)  # live, and the pump waiting
+    return delivery
+
+
+async def test_the_next_live_event_is_written_from_the_offer_itself_while_the_pump_is_idle(database):
+    """No pump wake-up per event: the frame is out when `offer` returns, with the cursor the pump would give."""
+    sent: list = []
+    transport = WritingAtOnce(sent)
+    delivery = await started_at_once(transport)
+    delivery.offer(live(5))
+    assert sent == [5] and transport.at_once == [5]
+    delivery.offer(live(6))
+    assert sent == [5, 6]
+    assert delivery.position == Cursor(0, 6)
+    assert database.reads == []
+    await delivery.stop()
+
+
+async def test_a_resume_asked_for_before_a_live_event_is_served_before_it(database, monkeypatch):
+    """Whatever woke the pump comes first: the next live event queues behind the resume, not past it."""
+    database.events.extend([stored(3), stored(4), stored(5)])
+    monkeypatch.setattr(
+        streams,
+        "read_resume",
+        lambda user_id, cursor, limit: streams.Resume(None, streams.events_after(user_id, cursor, limit)),
+    )
+    sent: list = []
+    transport = WritingAtOnce(sent)
+    delivery = await started_at_once(transport)
+    delivery.resume(Cursor(0, 2), ref=None)
+    delivery.offer(live(5))  # the next after the connection's position: sendable at once, were the pump idle
+    assert sent == [], "the offer did not jump the resume"
+    await wait_for_count(sent, 3)
+    assert sent == [3, 4, 5]
+    assert transport.others == [("replayed", 3, Cursor(0, 5))]
+    await delivery.stop()
+
+
+async def test_a_gap_and_a_refused_fast_path_fall_back_to_the_pump(database):
+    """Past a gap the event is held as before; a transport that cannot write now gets it from the pump."""
+    sent: list = []
+    delivery = await started_at_once(WritingAtOnce(sent, refuse=True))
+    delivery.offer(live(5))
+    assert sent == []
+    await wait_for_count(sent, 1)
+    assert sent == [5]
+    await delivery.stop()
+
+    sent = []
+    transport = WritingAtOnce(sent)
+    delivery = await started_at_once(transport)
+    delivery.offer(live(6))  # 5 is missing
+    assert sent == []
+    delivery.offer(live(5))
+    await wait_for_count(sent, 2)
+    assert sent == [5, 6]
+    assert database.reads == []
+    await delivery.stop()

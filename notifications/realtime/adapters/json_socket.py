@@ -14,6 +14,7 @@ from notifications.protocol.cursors import Cursor
 from notifications.protocol.gateway import Answer
 from notifications.realtime.adapters.guarded import GuardedSocketConsumer
 from notifications.realtime.session import Session
+from notifications.serving import rawframes
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ class JsonSocketConsumer(GuardedSocketConsumer):
 
     async def send_event(self, frame_text: str, cursor: Cursor) -> None:
         await self.send_fast(text_data=frame_text)
+
+    def send_event_now(self, frame_text: str) -> bool:
+        """Write an event frame before returning, if the fast path can (else False: `send_event` will)."""
+        raw = rawframes.protocol_of(self.scope)
+        return raw is not None and rawframes.send_text(raw, frame_text)
 
     async def send_replayed(self, count: int, cursor: Cursor, ref: str | None, coalesced: int | None = None) -> None:
         await self.send(text_data=frames.replayed(count, cursor, ref, coalesced))
