@@ -95,6 +95,7 @@ class OrderedDelivery:
         if self._task is not None:
             self._go_live_timer.cancel()
             await self._tasks.cancel_all()
+            self._forget_held()  # a pump that ran on while being cancelled may have armed a reorder timer
 
     def offer(self, message: dict) -> None:
         """Queue a live event message, or send it at once if it is the next and nothing else waits (never blocks)."""
@@ -150,6 +151,9 @@ class OrderedDelivery:
                 return False
         except (ValueError, TypeError):  # a payload that cannot be sent: the pump's path skips and logs it
             return False
+        except Exception:  # called from the hub's loop over every socket: one socket's failure stays its own
+            logger.exception("sending a live event at once failed", extra={"event": "ws.send_failed"})
+            return False  # the pump meets it again and fails this socket alone
         self.position = position
         self._ledger.delivered(message["user_id"] or 0, message["seq"], self._protocol_bit)
         self._lag.live(message["created_at"])

@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECS = 3.0
 PROBE_MESSAGE = "layer.probe"
-# How long a probe may wait behind messages that keep arriving ahead of it (a saturated read loop).
-PROBE_BACKLOG_LIMIT_SECS = 60.0
+# How long a probe may wait behind messages that keep arriving ahead of it (a saturated read loop):
+# channels-rabbitmq drops a message kept in its local buffer after 15 s (local_expiry), a probe too.
+PROBE_BACKLOG_LIMIT_SECS = 15.0
 
 
 class LayerUnavailable(Exception):

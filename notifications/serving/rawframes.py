@@ -20,12 +20,16 @@ connection that started the hub) always takes the ASGI path.
 import socket
 import struct
 
+from twisted.internet import tcp
+from twisted.internet.interfaces import ISSLTransport
+
 from notifications import conf
 from notifications.serving.backpressure import buffered_bytes
 
 EXTENSION = "notify.raw_frames"
 written = 0  # event frames this process wrote here, read at scrape time (ops/metrics.py, through the hub's status)
-_OPEN = 3  # autobahn's WebSocketProtocol.STATE_OPEN (pinned by tests/serving/test_patched_signatures.py)
+# autobahn's WebSocketProtocol states (pinned by tests/serving/test_patched_signatures.py)
+_CLOSED, _CLOSING, _OPEN = 0, 2, 3
 
 
 def protocol_of(scope) -> object | None:
@@ -95,7 +99,7 @@ def _open_and_plain(protocol, transport) -> bool:
         protocol.state == _OPEN
         and protocol._perMessageCompress is None
         and not protocol.send_queue
-        and not getattr(transport, "TLS", False)
+        and not transport.TLS
         and not transport.disconnecting
     )
 
@@ -109,9 +113,25 @@ def _send_now(sock: socket.socket, frame: bytes) -> int:
 
 
 def offer_protocol(protocol, scope: dict) -> None:
-    """Put the protocol in a WebSocket scope's extensions when it runs over a plain TCP socket."""
-    if scope.get("type") == "websocket" and isinstance(getattr(protocol.transport, "socket", None), socket.socket):
+    """Put the protocol in a WebSocket scope's extensions when its transport is a plain TCP connection.
+
+    Only the connection itself: daphne's TLS wraps it in a TLSMemoryBIOProtocol,
+    which forwards `socket` and the buffer fields to the TCP connection below
+    (so they look plain) while it holds unencrypted writes of its own.
+    """
+    transport = protocol.transport
+    if (
+        scope.get("type") == "websocket"
+        and isinstance(transport, tcp.Connection)
+        and not transport.TLS
+        and not ISSLTransport.providedBy(transport)
+    ):
         scope.setdefault("extensions", {})[EXTENSION] = protocol
+
+
+def is_closing(protocol) -> bool:
+    """Whether the socket has left the open state (autobahn refuses to send then, with an exception)."""
+    return protocol.state in (_CLOSING, _CLOSED)
 
 
 def install() -> None:

@@ -102,6 +102,7 @@ def test_autobahn_and_twisted_keep_the_fields_rawframes_checks_before_writing_it
     from twisted.internet._newtls import ConnectionMixin
 
     assert AutobahnProtocol.STATE_OPEN == rawframes._OPEN
+    assert (AutobahnProtocol.STATE_CLOSING, AutobahnProtocol.STATE_CLOSED) == (rawframes._CLOSING, rawframes._CLOSED)
     source = inspect.getsource(AutobahnProtocol)
     for field in ("self._perMessageCompress", "self.send_queue", "self.maxMessagePayloadSize", "self.state"):
         assert field in source, field

@@ -4,6 +4,8 @@ import socket
 from types import SimpleNamespace
 
 import pytest
+from twisted.internet import tcp
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
@@ -127,21 +129,32 @@ def test_a_reset_connection_leaves_the_frame_to_twisted(pair):
     assert rawframes.text_frame(b"hello") in protocol.transport.written
 
 
-def test_only_a_websocket_over_a_plain_socket_gets_the_extension(pair):
-    """daphne's wrapper offers the protocol to WebSocket scopes on TCP sockets, never to HTTP or TLS ones."""
+def tcp_connection(sock: socket.socket) -> tcp.Connection:
+    """A real Twisted TCP connection over `sock` (a stand-in reactor: none is installed in the test process)."""
+    return tcp.Connection(sock, protocol=None, reactor=SimpleNamespace())
+
+
+def test_only_a_websocket_over_a_plain_tcp_connection_gets_the_extension(pair):
+    """Offered to WebSocket scopes on TCP connections; never to HTTP, nor through daphne's own TLS."""
     server, _ = pair
-    plain = SimpleNamespace(transport=SimpleNamespace(socket=server))
-    tls = SimpleNamespace(transport=SimpleNamespace())  # TLSMemoryBIOProtocol holds no socket of its own
-    scopes = [{"type": "websocket"}, {"type": "http"}, {"type": "websocket"}]
-    for protocol, scope in zip([plain, plain, tls], scopes, strict=True):
+    plain = SimpleNamespace(transport=tcp_connection(server))
+    # TLS wraps the connection and forwards `socket`, `TLS` and the buffer fields to it: it looks plain.
+    wrapper = TLSMemoryBIOProtocol.__new__(TLSMemoryBIOProtocol)
+    wrapper.socket, wrapper.TLS = server, False
+    tls = SimpleNamespace(transport=wrapper)
+    started_tls = SimpleNamespace(transport=tcp_connection(server))
+    started_tls.transport.TLS = True
+    cases = [(plain, "websocket"), (plain, "http"), (tls, "websocket"), (started_tls, "websocket")]
+    scopes = [{"type": kind} for _, kind in cases]
+    for (protocol, _), scope in zip(cases, scopes, strict=True):
         rawframes.offer_protocol(protocol, scope)
-    assert [rawframes.protocol_of(scope) for scope in scopes] == [plain, None, None]
+    assert [rawframes.protocol_of(scope) for scope in scopes] == [plain, None, None, None]
 
 
 def test_an_application_that_reframes_its_messages_gets_a_scope_without_the_fast_path(pair):
     """SockJS wraps every frame (`a[...]`): its adapters must not write theirs straight to the socket."""
     server, _ = pair
-    protocol = SimpleNamespace(transport=SimpleNamespace(socket=server))
+    protocol = SimpleNamespace(transport=tcp_connection(server))
     scope = {"type": "websocket", "extensions": {"websocket.http.response": {}}}
     rawframes.offer_protocol(protocol, scope)
     stripped = rawframes.without_raw_frames(scope)

@@ -51,10 +51,11 @@ class GuardedSocketConsumer(AsyncWebsocketConsumer):
         """
         raw = rawframes.protocol_of(self.scope)
         if raw is not None:
-            sent = (
-                rawframes.send_text(raw, text_data) if text_data is not None else rawframes.send_binary(raw, bytes_data)
-            )
-            if sent:
+            if rawframes.is_closing(raw):
+                return  # autobahn would raise; the client resumes from its cursor on its next connection
+            if text_data is not None and rawframes.send_text(raw, text_data):
+                return
+            if text_data is None and rawframes.send_binary(raw, bytes_data):
                 return
         await self.send(text_data=text_data, bytes_data=bytes_data)
 
