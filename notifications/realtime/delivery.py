@@ -39,7 +39,36 @@ LIVE, CAUGHT_UP, REPLAYED = "live", "caught_up", "replayed"
 
 
 class OrderedDelivery:
-    """Send a user's events to one socket in cursor order, each once."""
+    """Send a user's events to one socket in cursor order, each once.
+
+    The pump runs only while there is work (a resume, a catch-up, queued
+    live events): an idle socket holds no task, no event to wait on and no
+    queue, which is most of what thousands of idle sockets would cost.
+    """
+
+    __slots__ = (
+        "user_id",
+        "_lag",
+        "_ledger",
+        "_protocol_bit",
+        "position",
+        "sent_since",
+        "_transport",
+        "_send_routed",
+        "_on_failure",
+        "_tasks",
+        "_queue",
+        "_catch_up_wanted",
+        "_resumes",
+        "_live",
+        "_running",
+        "_woken",
+        "_task",
+        "_go_live_timer",
+        "_pending_frames",
+        "_held",
+        "_reorder_timer",
+    )
 
     def __init__(
         self,
@@ -50,7 +79,7 @@ class OrderedDelivery:
         protocol: str = "json",
     ):
         self.user_id = user_id
-        self._lag = metrics.LagObserver(protocol)
+        self._lag = metrics.lag_observer(protocol)
         self._ledger = delivery_ledger.recorder()
         self._protocol_bit = ledger.PROTOCOL_BITS.get(protocol, 0)
         # Everything up to `position` has been sent (or was before the client's cursor).
@@ -60,13 +89,16 @@ class OrderedDelivery:
         self._transport = transport  # a session's Transport: send_event, send_replayed, send_reset
         # A transport that routes by kind or id takes the event's facts, read once per event for every socket.
         self._send_routed = getattr(transport, "send_routed_event", None)
-        self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
-        self._queue: deque[dict] = deque()
+        self._on_failure = on_failure
+        self._tasks = TaskSet(f"delivery {user_id}", on_failure=self._pump_failed)
+        self._queue: deque[dict] | None = None  # live messages not yet taken by the pump (None: none)
         self._catch_up_wanted = False
-        self._resumes: deque[tuple[Cursor, str | None, bool]] = deque()
+        self._resumes: deque[tuple[Cursor, str | None, bool]] | None = None
         self._live = False
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._running = False  # between `start` and `stop`: work starts the pump
+        self._woken = False  # work arrived since the pump last looked
+        self._task: asyncio.Task | None = None  # the pump, while it runs (or the one that failed)
+        self._go_live_timer: asyncio.TimerHandle | None = None
         # frame, its cursor, created_at (Unix time), how it came (LIVE, CAUGHT_UP, REPLAYED), the
         # event's facts, its stream (0: announcements) and seq
         self._pending_frames: list[tuple[str, Cursor, float, str, EventFacts | None, int, int]] = []
@@ -75,30 +107,41 @@ class OrderedDelivery:
         self._reorder_timer: asyncio.TimerHandle | None = None
 
     def start(self, hold_live_secs: float) -> None:
-        """Start the pump (a failure is logged and handed to `on_failure`); live events wait for a first `resume`."""
-        self._task = self._tasks.spawn(self._pump(), "pump")
+        """Let work start the pump (a failure is logged, handed to `on_failure`); live events wait for a `resume`."""
+        self._running = True
         self._go_live_timer = asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
+        if self._woken:
+            self._wake()
 
     async def stop(self) -> None:
         self._forget_held()
-        if self._task is not None:
-            self._go_live_timer.cancel()
+        if self._running:
+            self._running = False
+            if self._go_live_timer is not None:
+                self._go_live_timer.cancel()
             await self._tasks.cancel_all()
+
+    @property
+    def is_pumping(self) -> bool:
+        """Whether the pump task exists now (it ends whenever it has nothing left to do)."""
+        return self._task is not None
 
     def offer(self, message: dict) -> None:
         """Queue a live event message (called by the hub; never blocks)."""
+        if self._queue is None:
+            self._queue = deque()
         if len(self._queue) >= MAX_QUEUED_MESSAGES:
             # A slow socket: forget the backlog, the database has it all.
             self._queue.clear()
             self._catch_up_wanted = True
         else:
             self._queue.append(message)
-        self._wake.set()
+        self._wake()
 
     def catch_up(self) -> None:
         """Ask the pump to send whatever the database has past this connection's position."""
         self._catch_up_wanted = True
-        self._wake.set()
+        self._wake()
 
     @property
     def is_busy(self) -> bool:
@@ -107,31 +150,54 @@ class OrderedDelivery:
 
     def resume(self, cursor: Cursor, ref: str | None, coalesce: bool = False) -> None:
         """Queue a resume; `coalesce` sends each request's latest event only (`store/coalescing.py`)."""
+        if self._resumes is None:
+            self._resumes = deque()
         self._resumes.append((cursor, ref, coalesce))
-        self._wake.set()
+        self._wake()
 
     def _go_live(self) -> None:
         self._live = True
-        self._wake.set()
+        if self._go_live_timer is not None:
+            self._go_live_timer.cancel()
+            self._go_live_timer = None
+        self._wake()
+
+    def _wake(self) -> None:
+        """Note new work; start the pump if it is not running (a failed pump is never replaced)."""
+        self._woken = True
+        if self._task is None and self._running:
+            self._task = self._tasks.spawn(self._pump(), "pump")
+
+    def _pump_failed(self, task: asyncio.Task, error: BaseException) -> None:
+        if self._on_failure is not None:
+            self._on_failure(error)
 
     async def _pump(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._resumes:
-                await self._serve_resume(*self._resumes.popleft())
-                self._go_live()
-            if not self._live:
-                continue
-            if self._catch_up_wanted:
-                self._catch_up_wanted = False
-                self._forget_held()  # committed before they were sent: the database has them
-                await self._send_from_database(self.position)
-            while self._queue and not self._catch_up_wanted:
-                self._deliver_live(self._queue.popleft())
-                await self._flush()
-            if self._catch_up_wanted:
-                self._wake.set()
+        while self._woken:
+            self._woken = False
+            await self._pump_once()
+        # Nothing awaited since the last look: work offered from now on starts a new pump.
+        self._task = None
+        if not self._queue:
+            self._queue = None
+        if not self._resumes:
+            self._resumes = None
+
+    async def _pump_once(self) -> None:
+        while self._resumes:
+            await self._serve_resume(*self._resumes.popleft())
+            self._go_live()
+        if not self._live:
+            return
+        if self._catch_up_wanted:
+            self._catch_up_wanted = False
+            self._forget_held()  # committed before they were sent: the database has them
+            await self._send_from_database(self.position)
+        while self._queue and not self._catch_up_wanted:
+            self._deliver_live(self._queue.popleft())
+            await self._flush()
+        if self._catch_up_wanted:
+            self._woken = True
 
     def _deliver_live(self, message: dict) -> None:
         is_announcement = message["user_id"] is None
