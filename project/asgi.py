@@ -24,7 +24,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from notifications.realtime.adapters.sse import EventStreamApp, EventStreamRoute  # noqa: E402
 from notifications.realtime.admission import Admission  # noqa: E402
 from notifications.realtime.handshake_session import SessionUnlessCredential  # noqa: E402
-from notifications.realtime.hub import HubStarter  # noqa: E402
+from notifications.realtime.hub_starter import HubStarter  # noqa: E402
 from notifications.realtime.origins import OriginValidator  # noqa: E402
 from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
 from notifications.realtime.sockjs.http import with_sockjs  # noqa: E402

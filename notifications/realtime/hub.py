@@ -381,19 +381,3 @@ class Hub:
             "connections_by_protocol": dict(Counter(c.protocol for c in self.local_connections())),
             "ingress": None if self.ingress is None else self.ingress.status(),
         }
-
-
-class HubStarter:
-    """ASGI middleware that starts the process's hub on the server's loop at the first connection.
-
-    daphne speaks no ASGI lifespan, so the first request of any kind (a health
-    check will do) starts the outbox sweep and the layer probe.
-    """
-
-    def __init__(self, application):
-        self.application = application
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            await Hub.ensure_started()
-        return await self.application(scope, receive, send)
