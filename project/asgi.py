@@ -2,7 +2,8 @@
 
 HTTP goes to Django, but `/api/v1/stream/` (Server-Sent Events) goes through
 session authentication to the event stream; `/ws/notifications/` goes through
-the Origin check and session authentication to the notification consumer.
+the Origin check and, for a handshake without a ticket or token, session
+authentication to the notification consumer.
 """
 
 import os
@@ -22,7 +23,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from notifications.realtime.adapters.sse import EventStreamApp, EventStreamRoute  # noqa: E402
 from notifications.realtime.admission import Admission  # noqa: E402
-from notifications.realtime.hub import HubStarter  # noqa: E402
+from notifications.realtime.handshake_session import SessionUnlessCredential  # noqa: E402
+from notifications.realtime.hub_starter import HubStarter  # noqa: E402
 from notifications.realtime.origins import OriginValidator  # noqa: E402
 from notifications.realtime.routing import websocket_urlpatterns  # noqa: E402
 from notifications.realtime.sockjs.http import with_sockjs  # noqa: E402
@@ -36,7 +38,9 @@ application = HubStarter(
             "http": with_sockjs(
                 EventStreamRoute(django_asgi_app, admission.gate(AuthMiddlewareStack(EventStreamApp())))
             ),
-            "websocket": OriginValidator(admission.gate(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
+            "websocket": OriginValidator(
+                admission.gate(SessionUnlessCredential(URLRouter(websocket_urlpatterns), AuthMiddlewareStack))
+            ),
         }
     )
 )

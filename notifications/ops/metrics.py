@@ -7,6 +7,7 @@ reconnects and health) is read at scrape time by `HubCollector`, so there is
 no second bookkeeping to drift.
 """
 
+import functools
 import time
 from collections import Counter as Tally
 
@@ -90,6 +91,8 @@ def record_gateway_request(target: str, status: int) -> None:
 class LagObserver:
     """Record the age (from a Unix timestamp of its storing) of each event a socket of one protocol is handed."""
 
+    __slots__ = ("_live", "_replay", "_caught_up")
+
     def __init__(self, protocol: str):
         self._live = DELIVERY_LAG.labels(protocol=protocol)
         self._replay = REPLAY_LAG.labels(protocol=protocol)
@@ -104,6 +107,12 @@ class LagObserver:
     def caught_up(self, count: int) -> None:
         """Count live deliveries that had to be read from the database (their lag is observed by `live`)."""
         self._caught_up.inc(count)
+
+
+@functools.cache
+def lag_observer(protocol: str) -> LagObserver:
+    """Return the one `LagObserver` of a protocol's sockets (it holds no state of a socket's own)."""
+    return LagObserver(protocol)
 
 
 def observe_time_to_read(created_at: float) -> None:

@@ -45,7 +45,37 @@ LIVE, CAUGHT_UP, REPLAYED = "live", "caught_up", "replayed"
 
 
 class OrderedDelivery:
-    """Send a user's events to one socket in cursor order, each once."""
+    """Send a user's events to one socket in cursor order, each once.
+
+    The pump runs only while there is work (a resume, a catch-up, queued
+    live events): an idle socket holds no task, no event to wait on and no
+    queue, which is most of what thousands of idle sockets would cost.
+    """
+
+    __slots__ = (
+        "user_id",
+        "_lag",
+        "_ledger",
+        "_protocol_bit",
+        "position",
+        "sent_since",
+        "_transport",
+        "_send_routed",
+        "_send_now",
+        "_on_failure",
+        "_tasks",
+        "_queue",
+        "_catch_up_wanted",
+        "_resumes",
+        "_live",
+        "_running",
+        "_woken",
+        "_task",
+        "_go_live_timer",
+        "_pending_frames",
+        "_held",
+        "_reorder_timer",
+    )
 
     def __init__(
         self,
@@ -56,7 +86,7 @@ class OrderedDelivery:
         protocol: str = "json",
     ):
         self.user_id = user_id
-        self._lag = metrics.LagObserver(protocol)
+        self._lag = metrics.lag_observer(protocol)
         self._ledger = delivery_ledger.recorder()
         self._protocol_bit = ledger.PROTOCOL_BITS.get(protocol, 0)
         # Everything up to `position` has been sent (or was before the client's cursor).
@@ -67,16 +97,18 @@ class OrderedDelivery:
         # A transport that routes by kind or id takes the event's facts, read once per event for every socket.
         self._send_routed = getattr(transport, "send_routed_event", None)
         # A transport that can write a frame before returning (the JSON socket's fast path) lets `offer`
-        # send the next live event at once while the pump has nothing else to do.
+        # send the next live event at once while no pump runs and nothing waits.
         self._send_now = getattr(transport, "send_event_now", None) if self._send_routed is None else None
-        self._idle = False  # the pump waits with nothing queued, held, pending or asked for
-        self._tasks = TaskSet(f"delivery {user_id}", on_failure=lambda task, error: on_failure and on_failure(error))
-        self._queue: deque[dict] = deque()
+        self._on_failure = on_failure
+        self._tasks = TaskSet(f"delivery {user_id}", on_failure=self._pump_failed)
+        self._queue: deque[dict] | None = None  # live messages not yet taken by the pump (None: none)
         self._catch_up_wanted = False
-        self._resumes: deque[tuple[Cursor, str | None, bool]] = deque()
+        self._resumes: deque[tuple[Cursor, str | None, bool]] | None = None
         self._live = False
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._running = False  # between `start` and `stop`: work starts the pump
+        self._woken = False  # work arrived since the pump last looked
+        self._task: asyncio.Task | None = None  # the pump, while it runs (or the one that failed)
+        self._go_live_timer: asyncio.TimerHandle | None = None
         # frame, its cursor, created_at (Unix time), how it came (LIVE, CAUGHT_UP, REPLAYED), the
         # event's facts, its stream (0: announcements) and seq
         self._pending_frames: list[tuple[str, Cursor, float, str, EventFacts | None, int, int]] = []
@@ -85,34 +117,44 @@ class OrderedDelivery:
         self._reorder_timer: asyncio.TimerHandle | None = None
 
     def start(self, hold_live_secs: float) -> None:
-        """Start the pump (a failure is logged and handed to `on_failure`); live events wait for a first `resume`."""
-        self._task = self._tasks.spawn(self._pump(), "pump")
+        """Let work start the pump (a failure is logged, handed to `on_failure`); live events wait for a `resume`."""
+        self._running = True
         self._go_live_timer = asyncio.get_running_loop().call_later(hold_live_secs, self._go_live)
+        if self._woken:
+            self._wake()
 
     async def stop(self) -> None:
-        self._idle = False
         self._forget_held()
-        if self._task is not None:
-            self._go_live_timer.cancel()
+        if self._running:
+            self._running = False
+            if self._go_live_timer is not None:
+                self._go_live_timer.cancel()
             await self._tasks.cancel_all()
             self._forget_held()  # a pump that ran on while being cancelled may have armed a reorder timer
 
+    @property
+    def is_pumping(self) -> bool:
+        """Whether the pump task exists now (it ends whenever it has nothing left to do)."""
+        return self._task is not None
+
     def offer(self, message: dict) -> None:
         """Queue a live event message, or send it at once if it is the next and nothing else waits (never blocks)."""
-        if self._idle and self._send_now is not None and self._sent_at_once(message):
+        if self._send_now is not None and self._is_idle() and self._sent_at_once(message):
             return
+        if self._queue is None:
+            self._queue = deque()
         if len(self._queue) >= MAX_QUEUED_MESSAGES:
             # A slow socket: forget the backlog, the database has it all.
             self._queue.clear()
             self._catch_up_wanted = True
         else:
             self._queue.append(message)
-        self._wake_pump()
+        self._wake()
 
     def catch_up(self) -> None:
         """Ask the pump to send whatever the database has past this connection's position."""
         self._catch_up_wanted = True
-        self._wake_pump()
+        self._wake()
 
     @property
     def is_busy(self) -> bool:
@@ -121,22 +163,34 @@ class OrderedDelivery:
 
     def resume(self, cursor: Cursor, ref: str | None, coalesce: bool = False) -> None:
         """Queue a resume; `coalesce` sends each request's latest event only (`store/coalescing.py`)."""
+        if self._resumes is None:
+            self._resumes = deque()
         self._resumes.append((cursor, ref, coalesce))
-        self._wake_pump()
+        self._wake()
 
     def _go_live(self) -> None:
         self._live = True
-        self._wake_pump()
+        if self._go_live_timer is not None:
+            self._go_live_timer.cancel()
+            self._go_live_timer = None
+        self._wake()
 
-    def _wake_pump(self) -> None:
-        self._idle = False  # whatever woke it comes first: later live events queue behind it
-        self._wake.set()
+    def _wake(self) -> None:
+        """Note new work; start the pump if it is not running (a failed pump is never replaced)."""
+        self._woken = True
+        if self._task is None and self._running:
+            self._task = self._tasks.spawn(self._pump(), "pump")
+
+    def _is_idle(self) -> bool:
+        """Whether no pump runs and nothing waits: no work noted, no gap held, no catch-up asked for."""
+        return self._task is None and self._running and not (self._woken or self._held or self._catch_up_wanted)
 
     def _sent_at_once(self, message: dict) -> bool:
         """Send the next live event from the hub's own call, without waking the pump; False: queue it instead.
 
-        Only while the pump is idle, so nothing sent or to be sent can come
-        between: the same frame, cursor and accounting as the pump's path.
+        Only while no pump runs and nothing waits for one, so nothing sent or
+        to be sent can come between: the same frame, cursor and accounting as
+        the pump's path.
         """
         is_announcement = message["user_id"] is None
         if not self._live or message["seq"] != self._seen(is_announcement) + 1 or message["encoded"] is None:
@@ -159,26 +213,34 @@ class OrderedDelivery:
         self._lag.live(message["created_at"])
         return True
 
+    def _pump_failed(self, task: asyncio.Task, error: BaseException) -> None:
+        if self._on_failure is not None:
+            self._on_failure(error)
+
     async def _pump(self) -> None:
-        while True:
-            self._idle = not (
-                self._queue or self._held or self._resumes or self._catch_up_wanted or self._pending_frames
-            )
-            await self._wake.wait()
-            self._idle = False
-            self._wake.clear()
-            while self._resumes:
-                await self._serve_resume(*self._resumes.popleft())
-                self._go_live()
-            if not self._live:
-                continue
-            if self._catch_up_wanted:
-                self._catch_up_wanted = False
-                self._forget_held()  # committed before they were sent: the database has them
-                await self._send_from_database(self.position)
-            await self._send_queued()
-            if self._catch_up_wanted:
-                self._wake_pump()
+        while self._woken:
+            self._woken = False
+            await self._pump_once()
+        # Nothing awaited since the last look: work offered from now on starts a new pump.
+        self._task = None
+        if not self._queue:
+            self._queue = None
+        if not self._resumes:
+            self._resumes = None
+
+    async def _pump_once(self) -> None:
+        while self._resumes:
+            await self._serve_resume(*self._resumes.popleft())
+            self._go_live()
+        if not self._live:
+            return
+        if self._catch_up_wanted:
+            self._catch_up_wanted = False
+            self._forget_held()  # committed before they were sent: the database has them
+            await self._send_from_database(self.position)
+        await self._send_queued()
+        if self._catch_up_wanted:
+            self._woken = True
 
     async def _send_queued(self) -> None:
         """Send the live messages queued, yielding to the loop every SEND_SLICE_SECS of sending."""

@@ -25,6 +25,7 @@ from notifications.realtime.layer import LayerLink, LayerUnavailable
 from notifications.realtime.presence_writer import PresenceWriter
 from notifications.realtime.supervision import TaskSet
 from notifications.realtime.watch import SocketWatch
+from notifications.serving import rawframes
 from notifications.store import presence, publishing
 
 logger = logging.getLogger(__name__)
@@ -380,21 +381,5 @@ class Hub:
             "connections": self.connection_count(),
             "connections_by_protocol": dict(Counter(c.protocol for c in self.local_connections())),
             "ingress": None if self.ingress is None else self.ingress.status(),
-            "frames_written_directly": serving.rawframes.written,
+            "frames_written_directly": rawframes.written,
         }
-
-
-class HubStarter:
-    """ASGI middleware that starts the process's hub on the server's loop at the first connection.
-
-    daphne speaks no ASGI lifespan, so the first request of any kind (a health
-    check will do) starts the outbox sweep and the layer probe.
-    """
-
-    def __init__(self, application):
-        self.application = application
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            await Hub.ensure_started()
-        return await self.application(scope, receive, send)

@@ -9,10 +9,13 @@ _json_socket = NotificationConsumer.as_asgi()
 _stomp_socket = StompSocketConsumer.as_asgi()
 
 
-async def notifications_socket(scope, receive, send):
-    """Serve `/ws/notifications/` in STOMP when the client offers a STOMP subprotocol, else in JSON."""
+def notifications_socket(scope, receive, send):
+    """Serve `/ws/notifications/` in STOMP when the client offers a STOMP subprotocol, else in JSON.
+
+    It returns the consumer's awaitable, so an open socket keeps no frame of this function.
+    """
     app = _stomp_socket if offers_stomp(scope) else _json_socket
-    return await app(scope, receive, send)
+    return app(scope, receive, send)
 
 
 websocket_urlpatterns = [

@@ -13,8 +13,9 @@ TLS or past the buffer bound of `backpressure` takes daphne's path (`send_text`
 answers False), so every rule of that path still applies to it.
 
 The daphne protocol reaches the application in `scope["extensions"]` under
-`EXTENSION`; a scope without it (another server, a test's communicator, the
-connection that started the hub) always takes the ASGI path.
+`EXTENSION`, put there by our `create_application` (`serving/inputqueues.py`);
+a scope without it (another server, a test's communicator) always takes the
+ASGI path.
 """
 
 import socket
@@ -132,22 +133,3 @@ def offer_protocol(protocol, scope: dict) -> None:
 def is_closing(protocol) -> bool:
     """Whether the socket has left the open state (autobahn refuses to send then, with an exception)."""
     return protocol.state in (_CLOSING, _CLOSED)
-
-
-def install() -> None:
-    """Put each WebSocket's daphne protocol in its scope's extensions (idempotent; a no-op without daphne)."""
-    try:
-        from daphne.server import Server
-    except ImportError:
-        return
-    if getattr(Server.create_application, "offers_raw_frames", False):
-        return
-    create = Server.create_application
-
-    def create_application(server, protocol, scope):
-        offer_protocol(protocol, scope)
-        return create(server, protocol, scope)
-
-    create_application.offers_raw_frames = True
-    create_application.wraps = create
-    Server.create_application = create_application

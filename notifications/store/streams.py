@@ -223,9 +223,22 @@ def head_cursor(user_id: int) -> Cursor:
 
 
 def heads_for_users(user_ids: list[int]) -> tuple[int, dict[int, int]]:
-    """Return the announcement head and each given user's own head, in one query."""
-    rows = StreamHead.objects.filter(Q(user_id__in=user_ids) | Q(user__isnull=True)).values_list("user_id", "last_seq")
-    heads = dict(rows)
+    """Return the announcement head and each given user's own head, in one query.
+
+    It runs every few seconds over every user with a socket here: on
+    PostgreSQL the ids go as one array in plain SQL, where the ORM spent
+    about 55 ms building the query for 10,000 users (20 ms with `__any_of`).
+    """
+    if connection.vendor != "postgresql":
+        rows = StreamHead.objects.filter(Q(user_id__in=user_ids) | Q(user__isnull=True))
+        heads = dict(rows.values_list("user_id", "last_seq"))
+        return heads.pop(None, 0), heads
+    table = StreamHead._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT user_id, last_seq FROM {table} WHERE user_id = ANY(%s) OR user_id IS NULL", [list(user_ids)]
+        )
+        heads = dict(cursor.fetchall())
     return heads.pop(None, 0), heads
 
 

@@ -294,6 +294,49 @@ async def test_the_next_live_event_is_written_from_the_offer_itself_while_the_pu
     delivery.offer(live(6))
     assert sent == [5, 6]
     assert delivery.position == Cursor(0, 6)
+
+
+async def wait_until_idle(delivery: OrderedDelivery, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while delivery.is_pumping:
+            await asyncio.sleep(0.01)
+
+
+async def test_an_idle_socket_holds_no_pump_task(database, monkeypatch):
+    """Started with nothing to send, and again once a resume is served, the delivery runs no task."""
+    monkeypatch.setattr(
+        streams, "read_resume", lambda user_id, cursor, limit: streams.Resume(None, streams.Replay([], False))
+    )
+    sent = []
+    transport = Collecting(sent)
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), transport)
+    delivery.start(hold_live_secs=0)
+    await wait_until_idle(delivery)
+    assert not delivery.is_pumping
+    delivery.resume(Cursor(0, 4), None)
+    assert delivery.is_pumping
+    await wait_for_count(transport.others, 1)
+    await wait_until_idle(delivery)
+    assert transport.others == [("replayed", 0, Cursor(0, 4))]
+    await delivery.stop()
+
+
+async def test_the_pump_started_on_demand_sends_each_event_once_in_order(database):
+    """Events offered in bursts, while the pump runs and after it ended, all arrive once and in order."""
+    sent = []
+    delivery = await started(sent)
+    await wait_until_idle(delivery)
+    for burst in ((5, 6), (6, 7, 8), (9,)):
+        for seq in burst:
+            delivery.offer(live(seq))
+        await asyncio.sleep(0)  # the next burst lands while the pump runs
+    await wait_for_count(sent, 5)
+    await wait_until_idle(delivery)
+    delivery.offer(live(10))
+    delivery.offer(live(9))
+    await wait_for_count(sent, 6)
+    await wait_until_idle(delivery)
+    assert sent == [5, 6, 7, 8, 9, 10]
     assert database.reads == []
     await delivery.stop()
 
@@ -324,6 +367,16 @@ async def test_a_gap_and_a_refused_fast_path_fall_back_to_the_pump(database):
     delivery = await started_at_once(WritingAtOnce(sent, refuse=True))
     delivery.offer(live(5))
     assert sent == []
+
+
+async def test_events_offered_before_the_start_are_sent_after_it(database):
+    """The hub may offer events between registering the socket and its welcome: they wait for the start."""
+    sent = []
+    delivery = OrderedDelivery(USER_ID, Cursor(0, 4), Collecting(sent))
+    delivery.offer(live(5))
+    await asyncio.sleep(0.01)
+    assert sent == [] and not delivery.is_pumping
+    delivery.start(hold_live_secs=0)
     await wait_for_count(sent, 1)
     assert sent == [5]
     await delivery.stop()
@@ -338,3 +391,14 @@ async def test_a_gap_and_a_refused_fast_path_fall_back_to_the_pump(database):
     assert sent == [5, 6]
     assert database.reads == []
     await delivery.stop()
+
+
+async def test_a_stopped_delivery_starts_no_pump(database):
+    """Work offered after `stop` (a socket ending) starts nothing and sends nothing."""
+    sent = []
+    delivery = await started(sent)
+    await delivery.stop()
+    delivery.offer(live(5))
+    delivery.catch_up()
+    await asyncio.sleep(0.01)
+    assert sent == [] and not delivery.is_pumping

@@ -5,8 +5,12 @@ fails here, instead of silently disabling a patch (or breaking sockets) in
 production.
 """
 
+import ast
 import importlib
+import importlib.util
 import inspect
+import textwrap
+from pathlib import Path
 
 import pytest
 from autobahn.websocket.protocol import Timings
@@ -16,7 +20,7 @@ from twisted.internet.abstract import FileDescriptor
 from twisted.internet.tcp import Connection
 
 from notifications import serving
-from notifications.serving import closecodes, lazylogs, rawframes
+from notifications.serving import closecodes, inputqueues, lazylogs, rawframes
 
 
 def original(function):
@@ -89,14 +93,6 @@ def test_autobahn_timings_keeps_its_table_in_timings():
     assert str(timings) == "{}"
 
 
-def test_daphne_creates_applications_with_the_protocol_and_the_scope():
-    """rawframes wraps `Server.create_application(self, protocol, scope)` to offer the protocol in the scope."""
-    from daphne.server import Server
-
-    assert parameters(Server.create_application) == ["self", "protocol", "scope"]
-    assert Server.create_application.offers_raw_frames
-
-
 def test_autobahn_and_twisted_keep_the_fields_rawframes_checks_before_writing_itself():
     """A raw frame is written only when autobahn's state says open, uncompressed and nothing queued of its own."""
     from twisted.internet._newtls import ConnectionMixin
@@ -108,3 +104,33 @@ def test_autobahn_and_twisted_keep_the_fields_rawframes_checks_before_writing_it
         assert field in source, field
     assert ConnectionMixin.TLS is False
     assert "self.socket" in inspect.getsource(Connection)
+
+
+def test_daphne_creates_applications_as_inputqueues_repeats_it():
+    """inputqueues replaces `Server.create_application`: its statements are daphne's, with the other queue.
+
+    Read from the source: importing `daphne.server` would install Twisted's reactor in the test process.
+    """
+    source = Path(importlib.util.find_spec("daphne.server").origin).read_text()
+    theirs = source[source.index("    def create_application(self, protocol, scope):") :]
+    theirs = theirs[: theirs.index("    async def handle_reply")]
+    theirs = theirs.replace("self.connections", "server.connections").replace("self.", "server.")
+    theirs = theirs.replace("asyncio.Queue()", "InputQueue()")
+    ours = code_lines(inspect.getsource(inputqueues.create_application))
+    assert ours[0] == "rawframes.offer_protocol(protocol, scope)"  # our one line: the fast path offered
+    assert code_lines(theirs) == ours[1:]
+
+
+def code_lines(function_source: str) -> list[str]:
+    """Return a function's statements, stripped, without its docstring and comments."""
+    code = ast.unparse(ast.parse(textwrap.dedent(function_source)).body[0].body[1:])
+    return [line.strip() for line in code.splitlines()]
+
+
+def test_daphne_protocols_only_put_into_their_application_queue():
+    """An `InputQueue` serves what daphne's protocols call on it: `put_nowait`, and a truth test."""
+    import re
+
+    for module in ("daphne.ws_protocol", "daphne.http_protocol"):
+        source = Path(importlib.util.find_spec(module).origin).read_text()
+        assert set(re.findall(r"application_queue\.(\w+)", source)) == {"put_nowait"}, module

@@ -64,6 +64,18 @@ def test_events_after_a_cursor_are_the_users_stream_only(ada):
     ]
 
 
+def test_heads_for_users_are_the_announcement_head_and_each_named_users_own(ada):
+    """One query answers the hub's heads check: the announcements' head, and the own head of each user asked for."""
+    bob = get_user_model().objects.create_user("bob", password="pw")
+    carol = get_user_model().objects.create_user("carol", password="pw")
+    actions.do_create_request(ada, "Ada's")
+    actions.do_create_request(bob, "Bob's")
+    tracked, _ = actions.do_create_request(bob, "Bob's second")
+    actions.do_create_request(carol, "Not asked for")
+    actions.do_broadcast("Everyone")
+    assert streams.heads_for_users([ada.pk, bob.pk]) == (1, {ada.pk: 1, bob.pk: 2})
+
+
 def test_unread_counts_follow_the_read_marker(ada):
     """Marking read up to an event leaves only later events unread."""
     tracked, first = actions.do_create_request(ada, "Import")

@@ -17,8 +17,27 @@ class GuardedSocketConsumer(AsyncWebsocketConsumer):
 
     # No per-socket layer channel: the hub reads the layer for the whole process.
     channel_layer_alias = "__hub_reads_the_layer__"
+    groups = ()  # none: shared, where channels would give each socket an empty list
     protocol_name = ""
     session: Session | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Serve the socket's ASGI messages in turn on this task, until a handler raises StopConsumer.
+
+        channels' own loop awaits each `receive()` in a task of its own and an
+        `asyncio.wait` over it, built to race a per-socket layer channel; with
+        none here, that was a task, a wait and their futures for every message
+        and for every idle socket, for nothing. Messages are handled one at a
+        time, in order, as there.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict) -> None:
         """Run the handler of an ASGI message; an unexpected error ends the session and closes with 1011.
