@@ -45,7 +45,7 @@ from notifications.realtime.adapters.stomp_subscriptions import (
     selection_for,
 )
 from notifications.realtime.authentication import Identity, ticket_of
-from notifications.realtime.delivery import REPLAY_PAGE
+from notifications.realtime.database_reads import REPLAY_PAGE
 from notifications.realtime.session import Session
 from notifications.realtime.supervision import TaskSet
 from notifications.store import streams
