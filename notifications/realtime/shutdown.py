@@ -15,6 +15,7 @@ exactly this: a server going away; `serving.closecodes` lets it through.
 """
 
 import asyncio
+import contextvars
 import logging
 import os
 import signal
@@ -49,7 +50,10 @@ def install_sigterm_handler(hub) -> bool:
             _chain(previous, signum, frame)
             return
         logger.info("SIGTERM: closing sockets with 1001 before stopping", extra={"event": "shutdown.start"})
-        draining.append(hub.loop.create_task(_drain_then_stop(hub, previous, signum)))
+        # A fresh context: the signal may interrupt code inside a thread hop, whose context (asgiref's
+        # executor of the moment) would make the drain's own hops refuse to run ("would deadlock").
+        drain = _drain_then_stop(hub, previous, signum)
+        draining.append(hub.loop.create_task(drain, context=contextvars.Context()))
 
     signal.signal(signal.SIGTERM, on_sigterm)
     return True
